@@ -1,0 +1,54 @@
+/**
+ * CDK app entry (`cdk.json`: `npx tsx infra/app.ts`). Options come from CDK context, e.g.
+ *   npx cdk deploy -c workflowType=STANDARD -c paymentProvider=http -c paymentProviderUrl=https://pay.example
+ *   npx cdk deploy -c retainData=false -c stackName=PurchaseSaga-dev
+ */
+import { App } from 'aws-cdk-lib';
+import {
+  PAYMENT_PROVIDERS,
+  PurchaseSagaStack,
+  WORKFLOW_TYPES,
+  type PaymentProviderKind,
+  type WorkflowType,
+} from './stack.js';
+
+function optionalString(app: App, key: string): string | undefined {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') throw new Error(`context '${key}' must be a string; got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function oneOf<T extends string>(app: App, key: string, allowed: readonly T[]): T | undefined {
+  const value = optionalString(app, key);
+  if (value === undefined) return undefined;
+  const match = allowed.find((a) => a.toLowerCase() === value.toLowerCase());
+  if (!match) throw new Error(`context '${key}' must be one of ${allowed.join(', ')}; got '${value}'`);
+  return match;
+}
+
+function optionalBoolean(app: App, key: string): boolean | undefined {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string' && /^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
+  throw new Error(`context '${key}' must be true or false; got ${JSON.stringify(value)}`);
+}
+
+const app = new App();
+const workflowType = oneOf<WorkflowType>(app, 'workflowType', WORKFLOW_TYPES);
+const paymentProvider = oneOf<PaymentProviderKind>(app, 'paymentProvider', PAYMENT_PROVIDERS);
+const paymentProviderUrl = optionalString(app, 'paymentProviderUrl');
+const retainData = optionalBoolean(app, 'retainData');
+const stackName = optionalString(app, 'stackName') ?? 'PurchaseSaga';
+
+new PurchaseSagaStack(app, 'PurchaseSaga', {
+  stackName,
+  description: 'Purchase saga: Step Functions orchestration of wallet, coupon, inventory, stock and payment steps',
+  workflowType,
+  paymentProvider,
+  paymentProviderUrl,
+  retainData,
+});
+
+app.synth();

@@ -1,0 +1,67 @@
+/**
+ * The saga's Lambdas and exactly what each may touch. The stack builds functions, environment
+ * and IAM grants from this list; the infra tests assert the template against it; the local
+ * stand-in finds each function's code through the `purchase-saga:source` metadata the stack
+ * puts on it. Change a step's data access here and in its code, nowhere else.
+ */
+export type TableId = 'Accounts' | 'Catalog' | 'Inventory' | 'Coupons' | 'Orders' | 'Payments' | 'Idempotency';
+
+/** Env var through which a function learns a table's name. */
+export const TABLE_ENV: Record<TableId, string> = {
+  Accounts: 'ACCOUNTS_TABLE',
+  Catalog: 'CATALOG_TABLE',
+  Inventory: 'INVENTORY_TABLE',
+  Coupons: 'COUPONS_TABLE',
+  Orders: 'ORDERS_TABLE',
+  Payments: 'PAYMENTS_TABLE',
+  Idempotency: 'IDEMPOTENCY_TABLE',
+};
+
+export type DynamoAction =
+  | 'GetItem'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'ConditionCheckItem'
+  | 'Query';
+
+export interface SagaFunction {
+  /** State name in the ASL and prefix of its substitution `${<id>FunctionArn}`. */
+  id: string;
+  /** Folder under lambdas/ holding app.ts (createHandler) and handler.ts (the Lambda entry). */
+  dir: string;
+  role: 'forward' | 'compensation' | 'outcome';
+  access: Partial<Record<TableId, DynamoAction[]>>;
+  /** Needs the payment provider configuration. */
+  payments?: boolean;
+}
+
+// Every saga function uses Powertools idempotency (get, put-if-absent, update, delete on throw).
+const IDEMPOTENCY: DynamoAction[] = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'];
+// A forward step checks the order is PENDING and puts its step record and outbox event.
+const ORDERS_FORWARD: DynamoAction[] = ['GetItem', 'PutItem', 'ConditionCheckItem'];
+// A compensation reads the step record, marks it COMPENSATED (or puts a fence) and puts its event.
+const ORDERS_COMPENSATION: DynamoAction[] = ['GetItem', 'PutItem', 'UpdateItem'];
+
+export const SAGA_FUNCTIONS: SagaFunction[] = [
+  { id: 'DeductBalance', dir: 'deduct-balance', role: 'forward', access: { Accounts: ['UpdateItem', 'PutItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY } },
+  { id: 'RefundBalance', dir: 'refund-balance', role: 'compensation', access: { Accounts: ['UpdateItem', 'PutItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY } },
+  { id: 'UseCoupon', dir: 'use-coupon', role: 'forward', access: { Coupons: ['UpdateItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY } },
+  { id: 'RestoreCoupon', dir: 'restore-coupon', role: 'compensation', access: { Coupons: ['UpdateItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY } },
+  { id: 'ReserveInventorySlots', dir: 'reserve-inventory-slots', role: 'forward', access: { Inventory: ['UpdateItem', 'PutItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY } },
+  { id: 'ReleaseInventorySlots', dir: 'release-inventory-slots', role: 'compensation', access: { Inventory: ['UpdateItem', 'DeleteItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY } },
+  { id: 'ReserveStock', dir: 'reserve-stock', role: 'forward', access: { Catalog: ['UpdateItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY } },
+  { id: 'RestoreStock', dir: 'restore-stock', role: 'compensation', access: { Catalog: ['UpdateItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY } },
+  { id: 'ChargePayment', dir: 'charge-payment', role: 'forward', payments: true, access: { Payments: ['GetItem', 'PutItem', 'UpdateItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY } },
+  { id: 'RefundPayment', dir: 'refund-payment', role: 'compensation', payments: true, access: { Payments: ['GetItem', 'PutItem', 'UpdateItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY } },
+  { id: 'CompleteOrder', dir: 'complete-order', role: 'forward', access: { Inventory: ['UpdateItem', 'DeleteItem'], Orders: ['GetItem', 'PutItem', 'UpdateItem'], Idempotency: IDEMPOTENCY } },
+  { id: 'FenceCompleteOrder', dir: 'fence-complete-order', role: 'compensation', access: { Orders: ['GetItem', 'PutItem'], Idempotency: IDEMPOTENCY } },
+  { id: 'MarkOrderFailed', dir: 'mark-order-failed', role: 'outcome', access: { Orders: ['GetItem', 'UpdateItem', 'PutItem'], Idempotency: IDEMPOTENCY } },
+  { id: 'MarkCompensationFailed', dir: 'mark-compensation-failed', role: 'outcome', access: { Orders: ['GetItem', 'UpdateItem', 'PutItem'], Idempotency: IDEMPOTENCY } },
+];
+
+/** Metadata key on each AWS::Lambda::Function naming its source folder (read by local/). */
+export const SOURCE_METADATA = 'purchase-saga:source';
+
+/** Tables whose stream is the transactional outbox. */
+export const STREAM_TABLES: TableId[] = ['Orders'];

@@ -1,0 +1,212 @@
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import { SAGA_FUNCTIONS, SOURCE_METADATA, STREAM_TABLES, TABLE_ENV, type SagaFunction, type TableId } from './catalog.js';
+
+/** Repository root (this file lives in <root>/infra). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The one workflow definition, shared with the local stand-in. */
+export const ASL_PATH = join(REPO_ROOT, 'statemachine', 'purchase.asl.json');
+
+export type WorkflowType = 'EXPRESS' | 'STANDARD';
+export type PaymentProviderKind = 'simulated' | 'http';
+
+export const WORKFLOW_TYPES: readonly WorkflowType[] = ['EXPRESS', 'STANDARD'];
+export const PAYMENT_PROVIDERS: readonly PaymentProviderKind[] = ['simulated', 'http'];
+
+export interface PurchaseSagaStackProps extends StackProps {
+  /** EXPRESS (default): the API waits for the result synchronously. STANDARD: asynchronous, 202 + Location. */
+  workflowType?: WorkflowType;
+  /** Payment provider adapter for ChargePayment/RefundPayment. Default `simulated`. */
+  paymentProvider?: PaymentProviderKind;
+  /** Base URL of the provider; required when `paymentProvider` is `http`. */
+  paymentProviderUrl?: string;
+  /**
+   * Keep the business tables (and logs) when the stack is deleted. Default true; set false for
+   * throw-away test stacks.
+   */
+  retainData?: boolean;
+}
+
+/** Tables holding business state (money, orders, stock, items, coupons): retained unless told otherwise. */
+const BUSINESS_TABLES: TableId[] = ['Accounts', 'Catalog', 'Inventory', 'Coupons', 'Orders', 'Payments'];
+
+/** Functions that talk to the external payment provider get more time than the others. */
+const SLOW_FUNCTIONS = new Set(['ChargePayment', 'RefundPayment']);
+
+/** ESM bundles need `require` for the CommonJS dependencies esbuild inlines. */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __sagaCreateRequire } from 'node:module'; const require = __sagaCreateRequire(import.meta.url);";
+
+export class PurchaseSagaStack extends Stack {
+  readonly tables: Readonly<Record<TableId, dynamodb.Table>>;
+  readonly functions: ReadonlyMap<string, NodejsFunction>;
+  readonly stateMachine: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: PurchaseSagaStackProps = {}) {
+    super(scope, id, props);
+
+    const workflowType = props.workflowType ?? 'EXPRESS';
+    const paymentProvider = props.paymentProvider ?? 'simulated';
+    const retainData = props.retainData ?? true;
+    if (!WORKFLOW_TYPES.includes(workflowType)) {
+      throw new Error(`workflowType must be one of ${WORKFLOW_TYPES.join(', ')}; got '${String(workflowType)}'`);
+    }
+    if (!PAYMENT_PROVIDERS.includes(paymentProvider)) {
+      throw new Error(`paymentProvider must be one of ${PAYMENT_PROVIDERS.join(', ')}; got '${String(paymentProvider)}'`);
+    }
+    const paymentProviderUrl = props.paymentProviderUrl?.trim() || undefined;
+    if (paymentProvider === 'http') {
+      if (!paymentProviderUrl) {
+        throw new Error("paymentProvider 'http' needs paymentProviderUrl (cdk context: -c paymentProviderUrl=https://...)");
+      }
+      if (!/^https?:\/\/[^\s]+$/.test(paymentProviderUrl)) {
+        throw new Error(`paymentProviderUrl must be an http(s) URL; got '${paymentProviderUrl}'`);
+      }
+    }
+    const dataRemovalPolicy = retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    // ---- Data: one table per bounded context + the Powertools idempotency table ----------------
+    const businessTable = (table: TableId): dynamodb.Table =>
+      new dynamodb.Table(this, `${table}Table`, {
+        partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+        sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        encryption: dynamodb.TableEncryption.AWS_MANAGED,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        // The orders table's stream is the transactional outbox.
+        stream: STREAM_TABLES.includes(table) ? dynamodb.StreamViewType.NEW_AND_OLD_IMAGES : undefined,
+        removalPolicy: dataRemovalPolicy,
+      });
+    const business = Object.fromEntries(BUSINESS_TABLES.map((t) => [t, businessTable(t)])) as Record<
+      Exclude<TableId, 'Idempotency'>,
+      dynamodb.Table
+    >;
+    // Powertools idempotency layout: partition key `id`, TTL on `expiration`. Records live 24 h;
+    // nothing here is worth keeping after the stack is gone.
+    const idempotency = new dynamodb.Table(this, 'IdempotencyTable', {
+      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      timeToLiveAttribute: 'expiration',
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const tables: Record<TableId, dynamodb.Table> = { ...business, Idempotency: idempotency };
+    this.tables = tables;
+
+    // ---- Saga step Lambdas, built from the catalog ------------------------------------------
+    const functions = new Map<string, NodejsFunction>();
+    for (const spec of SAGA_FUNCTIONS) {
+      functions.set(spec.id, this.sagaFunction(spec, tables, { paymentProvider, paymentProviderUrl, dataRemovalPolicy }));
+    }
+    this.functions = functions;
+
+    // ---- The workflow: statemachine/purchase.asl.json, Lambda ARNs substituted ---------------
+    const stateMachineLogs = new logs.LogGroup(this, 'PurchaseStateMachineLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: dataRemovalPolicy,
+    });
+    const definitionSubstitutions: Record<string, string> = {};
+    for (const [fnId, fn] of functions) definitionSubstitutions[`${fnId}FunctionArn`] = fn.functionArn;
+
+    this.stateMachine = new sfn.StateMachine(this, 'PurchaseStateMachine', {
+      definitionBody: sfn.DefinitionBody.fromFile(ASL_PATH),
+      definitionSubstitutions,
+      stateMachineType: workflowType === 'EXPRESS' ? sfn.StateMachineType.EXPRESS : sfn.StateMachineType.STANDARD,
+      tracingEnabled: true,
+      logs: {
+        destination: stateMachineLogs,
+        // Express executions have no execution history: their logs are the only trace.
+        level: workflowType === 'EXPRESS' ? sfn.LogLevel.ALL : sfn.LogLevel.ERROR,
+        includeExecutionData: true,
+      },
+    });
+    for (const fn of functions.values()) fn.grantInvoke(this.stateMachine);
+
+    // ---- Outputs -----------------------------------------------------------------------------
+    new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'WorkflowType', { value: workflowType });
+    for (const [tableId, table] of Object.entries(tables)) {
+      new CfnOutput(this, `${tableId}TableName`, { value: table.tableName });
+    }
+  }
+
+  private sagaFunction(
+    spec: SagaFunction,
+    tables: Record<TableId, dynamodb.Table>,
+    opts: { paymentProvider: PaymentProviderKind; paymentProviderUrl: string | undefined; dataRemovalPolicy: RemovalPolicy },
+  ): NodejsFunction {
+    const access = Object.entries(spec.access) as [TableId, NonNullable<SagaFunction['access'][TableId]>][];
+
+    const environment: Record<string, string> = {
+      POWERTOOLS_SERVICE_NAME: 'purchase-saga',
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    for (const [tableId] of access) environment[TABLE_ENV[tableId]] = tables[tableId].tableName;
+    if (spec.payments) {
+      environment.PAYMENT_PROVIDER = opts.paymentProvider;
+      environment.PAYMENT_CURRENCY = 'KRW';
+      environment.PAYMENT_PROVIDER_TIMEOUT_MS = '10000';
+      if (opts.paymentProvider === 'http' && opts.paymentProviderUrl) {
+        environment.PAYMENT_PROVIDER_URL = opts.paymentProviderUrl;
+      }
+    }
+
+    const logGroup = new logs.LogGroup(this, `${spec.id}FunctionLogs`, {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: opts.dataRemovalPolicy,
+    });
+
+    const fn = new NodejsFunction(this, `${spec.id}Function`, {
+      entry: join(REPO_ROOT, 'lambdas', spec.dir, 'handler.ts'),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(SLOW_FUNCTIONS.has(spec.id) ? 30 : 20),
+      tracing: Tracing.ACTIVE,
+      logGroup,
+      environment,
+      bundling: {
+        format: OutputFormat.ESM,
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        minify: true,
+        sourceMap: true,
+        target: 'node22',
+        // Bundle the AWS SDK as well, so the pinned version runs rather than the runtime's.
+        externalModules: [],
+      },
+    });
+
+    // Least privilege: exactly the catalog's actions on exactly the catalog's tables.
+    for (const [tableId, actions] of access) {
+      const tableArn = tables[tableId].tableArn;
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          effect: iam.Effect.ALLOW,
+          actions: [...new Set(actions)].map((a) => `dynamodb:${a}`),
+          resources: [tableArn],
+        }),
+      );
+      // A Query on a secondary index is authorised against the index ARN.
+      if (actions.includes('Query')) {
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({ effect: iam.Effect.ALLOW, actions: ['dynamodb:Query'], resources: [`${tableArn}/index/*`] }),
+        );
+      }
+    }
+
+    (fn.node.defaultChild as CfnFunction).addMetadata(SOURCE_METADATA, `lambdas/${spec.dir}`);
+    return fn;
+  }
+}

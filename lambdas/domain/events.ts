@@ -1,0 +1,51 @@
+/**
+ * Outbox events: written in the same DynamoDB transaction as the change they describe, under
+ * the order's partition, one per (order, type) so a retried write can never duplicate one.
+ * Event names and payload fields follow the seed documents.
+ */
+export const EVENT_TYPES = [
+  'ORDER_CREATED',
+  'PAYMENT_RESERVED',
+  'COUPON_USED',
+  'INVENTORY_RESERVED',
+  'ITEM_RESERVED',
+  'PAYMENT_PROCESSED',
+  'PAYMENT_FAILED',
+  'ORDER_COMPLETED',
+  'PAYMENT_REFUNDED',
+  'ITEM_RESTORED',
+  'INVENTORY_ROLLBACK',
+  'COUPON_RESTORED',
+  'PAYMENT_ROLLBACK',
+  'ORDER_FAILED',
+  'ORDER_COMPENSATION_FAILED',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export type EventPayload = Record<string, string | number | boolean | null>;
+
+export interface OutboxEvent {
+  /** Stable across retries and redeliveries: consumers deduplicate on it. */
+  eventId: string;
+  type: EventType;
+  orderId: string;
+  userId: string;
+  timestamp: string;
+  payload: EventPayload;
+}
+
+export function outboxEvent(
+  type: EventType,
+  order: { orderId: string; userId: string },
+  timestamp: string,
+  payload: EventPayload,
+): OutboxEvent {
+  return {
+    eventId: `${order.orderId}:${type}`,
+    type,
+    orderId: order.orderId,
+    userId: order.userId,
+    timestamp,
+    payload: { orderId: order.orderId, userId: order.userId, timestamp, ...payload },
+  };
+}

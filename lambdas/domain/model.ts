@@ -1,0 +1,93 @@
+import { z } from 'zod';
+
+/** Amounts are integer minor units (cents, won); bounded so sums never leave the safe-integer range. */
+export const MAX_AMOUNT = 1_000_000_000_000;
+export const MAX_QUANTITY = 1_000;
+
+const id = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]*$/, 'letters, digits and . _ : @ - only');
+
+export const Id = id;
+export const Amount = z.number().int().min(0).max(MAX_AMOUNT);
+export const Quantity = z.number().int().min(1).max(MAX_QUANTITY);
+export const IsoTimestamp = z.iso.datetime({ offset: true });
+
+export const FORWARD_STEPS = [
+  'DeductBalance',
+  'UseCoupon',
+  'ReserveInventorySlots',
+  'ReserveStock',
+  'ChargePayment',
+  'CompleteOrder',
+] as const;
+export type ForwardStep = (typeof FORWARD_STEPS)[number];
+export const ForwardStepName = z.enum(FORWARD_STEPS);
+
+export const ORDER_STATUSES = ['PENDING', 'COMPLETED', 'FAILED', 'COMPENSATION_FAILED'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/**
+ * What every step receives: the order as fixed when it was created. The state machine passes
+ * the execution input through unchanged, so each step sees the same snapshot.
+ */
+export const StepInput = z
+  .object({
+    orderId: Id,
+    userId: Id,
+    itemId: Id,
+    quantity: Quantity,
+    unitPrice: Amount,
+    couponId: Id.optional(),
+    discount: Amount,
+    totalAmount: Amount,
+  })
+  .loose();
+export type StepInput = z.infer<typeof StepInput>;
+
+/** The error Step Functions puts at `$.failure.error` when a Catch fires. */
+export const CaughtError = z.object({ Error: z.string(), Cause: z.string().optional() });
+
+export const FailureInput = StepInput.extend({
+  failure: z.object({ step: ForwardStepName, error: CaughtError }),
+  compensation: z.object({ step: z.string(), error: CaughtError }).optional(),
+});
+export type FailureInput = z.infer<typeof FailureInput>;
+
+export interface Order {
+  orderId: string;
+  userId: string;
+  itemId: string;
+  quantity: number;
+  unitPrice: number;
+  couponId?: string;
+  discount: number;
+  totalAmount: number;
+  status: OrderStatus;
+  failedStep?: string;
+  reason?: string;
+  reasonDetail?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Status of a step record, the per-(order, step) fact a forward step and its compensation agree on. */
+export type StepRecordStatus = 'COMMITTED' | 'COMPENSATED' | 'FENCED' | 'DECLINED';
+
+export interface StepRecord {
+  orderId: string;
+  step: ForwardStep;
+  status: StepRecordStatus;
+  /** What the forward step did, exactly as the compensation must undo it. */
+  effect: Record<string, string | number>;
+  committedAt?: string;
+  compensatedAt?: string;
+  fencedAt?: string;
+}
+
+/** The order total is fixed at creation: price x quantity minus the coupon's discount, never below zero. */
+export function orderTotal(unitPrice: number, quantity: number, discount: number): number {
+  return Math.max(0, unitPrice * quantity - discount);
+}

@@ -1,0 +1,92 @@
+import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { ItemNotFound } from '../domain/errors.js';
+import { outboxEvent } from '../domain/events.js';
+import { orderTotal, type Order } from '../domain/model.js';
+import { keys } from '../shared/dynamodb/keys.js';
+import { outboxPut } from '../shared/dynamodb/step-engine.js';
+import { getOrder } from './outcome.js';
+import { isoNow, type Deps } from './deps.js';
+
+type OrderDeps = Deps<'CATALOG_TABLE' | 'COUPONS_TABLE' | 'ORDERS_TABLE'>;
+
+export interface NewOrder {
+  orderId: string;
+  userId: string;
+  itemId: string;
+  quantity: number;
+  couponId?: string;
+}
+
+/**
+ * Create the order PENDING with its ORDER_CREATED event. Price and discount are fixed here,
+ * from the catalog and the user's coupon, so every step charges and refunds the same total.
+ * Whether the coupon may be used is decided by UseCoupon, atomically; an unknown coupon
+ * contributes no discount and is refused there. Idempotent on orderId.
+ */
+export async function createOrder(deps: OrderDeps, input: NewOrder): Promise<{ order: Order; created: boolean }> {
+  const [item, coupon] = await Promise.all([
+    deps.ddb.send(new GetCommand({ TableName: deps.tables.CATALOG_TABLE, Key: keys.item(input.itemId) })),
+    input.couponId
+      ? deps.ddb.send(new GetCommand({ TableName: deps.tables.COUPONS_TABLE, Key: keys.coupon(input.userId, input.couponId) }))
+      : Promise.resolve(undefined),
+  ]);
+  if (!item.Item) throw new ItemNotFound(input.itemId);
+  const unitPrice = Number(item.Item['price']);
+  const discount = coupon?.Item ? Number(coupon.Item['discount']) : 0;
+  const now = isoNow(deps);
+  const order: Order = {
+    orderId: input.orderId,
+    userId: input.userId,
+    itemId: input.itemId,
+    quantity: input.quantity,
+    unitPrice,
+    ...(input.couponId ? { couponId: input.couponId } : {}),
+    discount,
+    totalAmount: orderTotal(unitPrice, input.quantity, discount),
+    status: 'PENDING',
+    createdAt: now,
+    updatedAt: now,
+  };
+  try {
+    await deps.ddb.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: deps.tables.ORDERS_TABLE,
+              Item: { ...keys.order(order.orderId), ...order },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+          outboxPut(
+            deps.tables.ORDERS_TABLE,
+            outboxEvent('ORDER_CREATED', order, now, {
+              itemId: order.itemId,
+              quantity: order.quantity,
+              totalAmount: order.totalAmount,
+              discount: order.discount,
+            }),
+          ),
+        ],
+      }),
+    );
+    return { order, created: true };
+  } catch (err) {
+    if (!(err instanceof Error) || err.name !== 'TransactionCanceledException') throw err;
+    return { order: await getOrder(deps, input.orderId), created: false };
+  }
+}
+
+/** The execution input: the order snapshot every step validates with `StepInput`. */
+export function executionInput(order: Order) {
+  return {
+    orderId: order.orderId,
+    userId: order.userId,
+    itemId: order.itemId,
+    quantity: order.quantity,
+    unitPrice: order.unitPrice,
+    ...(order.couponId ? { couponId: order.couponId } : {}),
+    discount: order.discount,
+    totalAmount: order.totalAmount,
+  };
+}

@@ -1,0 +1,107 @@
+import { TransactWriteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { OrderNotFound, OrderStateConflict } from '../domain/errors.js';
+import { outboxEvent } from '../domain/events.js';
+import type { FailureInput, Order, OrderStatus } from '../domain/model.js';
+import { keys } from '../shared/dynamodb/keys.js';
+import { outboxPut } from '../shared/dynamodb/step-engine.js';
+import { isoNow, type Deps } from './deps.js';
+
+type OutcomeDeps = Deps<'ORDERS_TABLE'>;
+
+export interface FailureOutcome {
+  orderId: string;
+  status: Extract<OrderStatus, 'FAILED' | 'COMPENSATION_FAILED'>;
+  failedStep: string;
+  reason: string;
+  replayed: boolean;
+}
+
+/** Lambda errors reach the ASL as {Error, Cause}; Cause is the JSON of {errorType, errorMessage, trace}. */
+export function errorDetail(cause: string | undefined): string | undefined {
+  if (!cause) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(cause);
+    if (parsed && typeof parsed === 'object' && 'errorMessage' in parsed && typeof parsed.errorMessage === 'string') {
+      return parsed.errorMessage.slice(0, 1000);
+    }
+  } catch {
+    // Not JSON: States.* errors carry a plain-text cause; keep it as it is.
+  }
+  return cause.slice(0, 1000);
+}
+
+/** After every compensation ran: the order ends FAILED with the step that failed and why. */
+export function markOrderFailed(deps: OutcomeDeps, input: FailureInput): Promise<FailureOutcome> {
+  return finish(deps, input, 'FAILED');
+}
+
+/** A compensation still failed after its retries: the order needs an operator (and the reconciler). */
+export function markCompensationFailed(deps: OutcomeDeps, input: FailureInput): Promise<FailureOutcome> {
+  return finish(deps, input, 'COMPENSATION_FAILED');
+}
+
+async function finish(
+  deps: OutcomeDeps,
+  input: FailureInput,
+  status: FailureOutcome['status'],
+): Promise<FailureOutcome> {
+  const now = isoNow(deps);
+  const failedStep = input.failure.step;
+  const reason = input.failure.error.Error;
+  const reasonDetail = errorDetail(input.failure.error.Cause);
+  const compensation: Record<string, string> = input.compensation
+    ? { compensationStep: input.compensation.step, compensationError: input.compensation.error.Error }
+    : {};
+  const event =
+    status === 'FAILED'
+      ? outboxEvent('ORDER_FAILED', input, now, { failedStep, reason, totalAmount: input.totalAmount })
+      : outboxEvent('ORDER_COMPENSATION_FAILED', input, now, { failedStep, reason, ...compensation });
+  try {
+    await deps.ddb.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: deps.tables.ORDERS_TABLE,
+              Key: keys.order(input.orderId),
+              UpdateExpression:
+                'SET #status = :status, failedStep = :failedStep, reason = :reason, reasonDetail = :detail, updatedAt = :now' +
+                (input.compensation ? ', compensationStep = :cstep, compensationError = :cerr' : ''),
+              ConditionExpression: '#status = :pending',
+              ExpressionAttributeNames: { '#status': 'status' },
+              ExpressionAttributeValues: {
+                ':status': status,
+                ':pending': 'PENDING',
+                ':failedStep': failedStep,
+                ':reason': reason,
+                ':detail': reasonDetail ?? reason,
+                ':now': now,
+                ...(input.compensation
+                  ? { ':cstep': input.compensation.step, ':cerr': input.compensation.error.Error }
+                  : {}),
+              },
+            },
+          },
+          outboxPut(deps.tables.ORDERS_TABLE, event),
+        ],
+      }),
+    );
+    return { orderId: input.orderId, status, failedStep, reason, replayed: false };
+  } catch (err) {
+    if (!(err instanceof Error) || err.name !== 'TransactionCanceledException') throw err;
+    // Either a duplicate invocation (already marked: replay) or the order is in another state.
+    const order = await getOrder(deps, input.orderId);
+    if (order.status === status) {
+      return { orderId: input.orderId, status, failedStep: order.failedStep ?? failedStep, reason: order.reason ?? reason, replayed: true };
+    }
+    throw new OrderStateConflict(input.orderId, 'PENDING', order.status);
+  }
+}
+
+export async function getOrder(deps: OutcomeDeps, orderId: string): Promise<Order> {
+  const { Item } = await deps.ddb.send(
+    new GetCommand({ TableName: deps.tables.ORDERS_TABLE, Key: keys.order(orderId), ConsistentRead: true }),
+  );
+  if (!Item) throw new OrderNotFound(orderId);
+  return Item as Order;
+}

@@ -1,0 +1,44 @@
+import type { EventType } from '../../domain/events.js';
+
+/**
+ * Every DynamoDB key in the system is built here, once. A forward step and its compensation
+ * call the same function, so they can never disagree on which item they touch.
+ * All tables use a string partition key `pk` and sort key `sk`.
+ */
+export interface Key {
+  pk: string;
+  sk: string;
+}
+
+export const keys = {
+  // accounts table
+  account: (userId: string): Key => ({ pk: `USER#${userId}`, sk: 'ACCOUNT' }),
+  ledgerEntry: (userId: string, entryId: string): Key => ({ pk: `USER#${userId}`, sk: `LEDGER#${entryId}` }),
+  // catalog table
+  item: (itemId: string): Key => ({ pk: `ITEM#${itemId}`, sk: 'ITEM' }),
+  // inventory table
+  slots: (userId: string): Key => ({ pk: `USER#${userId}`, sk: 'SLOTS' }),
+  heldItem: (userId: string, itemId: string): Key => ({ pk: `USER#${userId}`, sk: `ITEM#${itemId}` }),
+  slotReservation: (userId: string, orderId: string): Key => ({ pk: `USER#${userId}`, sk: `RESERVATION#${orderId}` }),
+  // coupons table
+  coupon: (userId: string, couponId: string): Key => ({ pk: `USER#${userId}`, sk: `COUPON#${couponId}` }),
+  // orders table: the order, its step records and its outbox events share one partition
+  order: (orderId: string): Key => ({ pk: `ORDER#${orderId}`, sk: 'ORDER' }),
+  stepRecord: (orderId: string, step: string): Key => ({ pk: `ORDER#${orderId}`, sk: `STEP#${step}` }),
+  outboxEvent: (orderId: string, type: EventType): Key => ({ pk: `ORDER#${orderId}`, sk: `EVENT#${type}` }),
+  // payments table
+  payment: (orderId: string): Key => ({ pk: `ORDER#${orderId}`, sk: 'PAYMENT' }),
+  providerCharge: (idempotencyKey: string): Key => ({ pk: `SIMPROVIDER#CHARGE#${idempotencyKey}`, sk: 'CHARGE' }),
+  providerScript: (orderId: string): Key => ({ pk: `SIMPROVIDER#SCRIPT#${orderId}`, sk: 'SCRIPT' }),
+};
+
+/** Ledger entry ids of the saga: one debit and at most one refund per order. */
+export const ledgerIds = {
+  orderDebit: (orderId: string) => `ORDER#${orderId}#DEBIT`,
+  orderRefund: (orderId: string) => `ORDER#${orderId}#REFUND`,
+  topUp: (topUpId: string) => `TOPUP#${topUpId}`,
+};
+
+export const ORDER_PREFIX = 'ORDER#';
+export const STEP_PREFIX = 'STEP#';
+export const EVENT_PREFIX = 'EVENT#';
