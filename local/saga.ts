@@ -33,6 +33,8 @@ export function useLocalAws(dynamoEndpoint: string): void {
   process.env['AWS_ACCESS_KEY_ID'] = 'local';
   process.env['AWS_SECRET_ACCESS_KEY'] = 'local';
   process.env['AWS_ENDPOINT_URL_DYNAMODB'] = dynamoEndpoint;
+  // Node 20 runs the local stand-in on purpose (Lambdas run nodejs22.x); silence the SDK notice.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 }
 
 export type FunctionId = (typeof SAGA_FUNCTIONS)[number]['id'];
@@ -45,6 +47,8 @@ export interface LocalSagaOptions {
   /** Reuse an already synthesized template. */
   template?: CfnTemplate;
   retryIntervalMs?: number;
+  /** Replace every function's timeout from the template (tests of timed-out invocations). */
+  lambdaTimeoutSeconds?: number;
   /** Per-function replacements handed to `createHandler` (fault-injecting clients, a provider, a clock). */
   overrides?: Partial<Record<FunctionId, Record<string, unknown>>>;
 }
@@ -87,7 +91,8 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
     if (!entry) continue;
     const factory = await loadHandlerFactory(spec.source);
     const handler = factory(spec.env, options.overrides?.[entry.id] ?? {});
-    const lambda = new LocalLambda(spec, arnOf(spec.logicalId), handler);
+    const timeoutSeconds = options.lambdaTimeoutSeconds ?? spec.timeoutSeconds;
+    const lambda = new LocalLambda({ ...spec, timeoutSeconds }, arnOf(spec.logicalId), handler);
     lambdas.set(entry.id, lambda);
     byArn.set(lambda.arn, lambda);
   }

@@ -94,12 +94,13 @@ export async function commitForwardStep(ddb: DynamoDBDocumentClient, spec: Forwa
     // would now fail (the balance it deducted is, of course, no longer there).
     const existing = failedItem(reasons, stepIndex);
     if (existing !== null) return replayOrRefuse(spec, existing as unknown as StepRecord);
+    // Then the order: a step of an order that is no longer PENDING has nothing to refuse.
+    const order = failedItem(reasons, orderIndex);
+    if (order !== null) throw new OrderStateConflict(spec.orderId, 'PENDING', order?.['status'] as string | undefined);
     for (let i = 0; i < spec.writes.length; i++) {
       const old = failedItem(reasons, i);
       if (old !== null) throw spec.refusal(i, old ?? undefined);
     }
-    const order = failedItem(reasons, orderIndex);
-    if (order !== null) throw new OrderStateConflict(spec.orderId, 'PENDING', order?.['status'] as string | undefined);
     throw transientOrUnexpected(err, reasons);
   }
 }

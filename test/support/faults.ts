@@ -1,0 +1,95 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../../lambdas/shared/dynamodb/client.js';
+
+/**
+ * Fault injection at the I/O boundary: a DynamoDB client whose middleware fails, crashes or
+ * stalls chosen writes of a step, so the real handler code runs unchanged through the fault.
+ *
+ * Writes are recognised by what they do to the step record `STEP#<step>` of an order:
+ * - `commit`: the forward step's transaction (puts the record COMMITTED or DECLINED)
+ * - `compensate`: the compensation's transaction (updates the record to COMPENSATED) or its
+ *   fence (puts the record FENCED)
+ */
+export type WriteKind = 'commit' | 'compensate';
+
+export interface FaultRule {
+  orderId: string;
+  step: string;
+  write: WriteKind;
+  /** transient: throw before sending; crash: let it commit, then die before answering; hold: wait for `gate`. */
+  fault: 'transient' | 'crash' | 'hold';
+  /** How many matching writes to affect (default 1). */
+  times?: number;
+  gate?: Promise<void>;
+}
+
+export interface FaultyClient {
+  ddb: DynamoDBDocumentClient;
+  /** How many times each rule fired, by index. */
+  fired: number[];
+}
+
+type Attr = Record<string, unknown> | string | undefined;
+const str = (v: Attr): string | undefined => (typeof v === 'string' ? v : typeof v?.['S'] === 'string' ? v['S'] : undefined);
+
+interface RawItem {
+  Put?: { Item?: Record<string, Attr> };
+  Update?: { Key?: Record<string, Attr> };
+}
+
+function matches(rule: FaultRule, commandName: string, input: Record<string, unknown>): boolean {
+  const pk = `ORDER#${rule.orderId}`;
+  const sk = `STEP#${rule.step}`;
+  if (commandName === 'TransactWriteItemsCommand') {
+    const items = (input['TransactItems'] ?? []) as RawItem[];
+    return items.some((i) => {
+      if (rule.write === 'commit' && i.Put?.Item) {
+        const status = str(i.Put.Item['status']);
+        return str(i.Put.Item['pk']) === pk && str(i.Put.Item['sk']) === sk && (status === 'COMMITTED' || status === 'DECLINED');
+      }
+      if (rule.write === 'compensate' && i.Update?.Key) return str(i.Update.Key['pk']) === pk && str(i.Update.Key['sk']) === sk;
+      return false;
+    });
+  }
+  if (commandName === 'PutItemCommand' && rule.write === 'compensate') {
+    const item = (input['Item'] ?? {}) as Record<string, Attr>;
+    return str(item['pk']) === pk && str(item['sk']) === sk && str(item['status']) === 'FENCED';
+  }
+  return false;
+}
+
+export class InjectedFault extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+export function faultyClient(rules: FaultRule[]): FaultyClient {
+  const fired = rules.map(() => 0);
+  const client = new DynamoDBClient({});
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as Record<string, unknown>;
+      const index = rules.findIndex((r, i) => (fired[i] ?? 0) < (r.times ?? 1) && matches(r, String(context.commandName), input));
+      const rule = rules[index];
+      if (!rule) return next(args);
+      fired[index] = (fired[index] ?? 0) + 1;
+      switch (rule.fault) {
+        case 'transient':
+          throw new InjectedFault('ProvisionedThroughputExceededException', `Injected throttling of ${rule.step} (${rule.write})`);
+        case 'crash': {
+          await next(args);
+          // The write committed; the process dies before it can answer (Lambda: Runtime.ExitError).
+          throw new InjectedFault('Runtime.ExitError', `Injected crash after ${rule.step} (${rule.write}) committed`);
+        }
+        case 'hold':
+          await rule.gate;
+          return next(args);
+      }
+    },
+    { step: 'initialize', name: 'injectFaults' },
+  );
+  return { ddb: documentClient(client), fired };
+}
