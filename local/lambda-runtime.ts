@@ -35,7 +35,9 @@ export async function loadHandlerFactory(source: string): Promise<HandlerFactory
 
 export class LocalLambda {
   /** Invocations still running after their caller gave up (timeouts); tests await them. */
-  readonly stragglers = new Set<Promise<unknown>>();
+  readonly stragglers = new Set<Promise<Invocation>>();
+  /** How those late invocations ended, had anyone still been listening. */
+  readonly lateOutcomes: Invocation[] = [];
 
   constructor(
     readonly spec: FunctionSpec,
@@ -56,7 +58,13 @@ export class LocalLambda {
     try {
       const result = await Promise.race([run, timedOut]);
       if (result === 'timeout') {
-        const straggler = run.catch(() => undefined).finally(() => this.stragglers.delete(straggler));
+        const straggler: Promise<Invocation> = run
+          .then((p): Invocation => ({ ok: true, payload: p }), (err: unknown): Invocation => ({ ok: false, error: toLambdaError(err) }))
+          .then((outcome) => {
+            this.lateOutcomes.push(outcome);
+            this.stragglers.delete(straggler);
+            return outcome;
+          });
         this.stragglers.add(straggler);
         return {
           ok: false,

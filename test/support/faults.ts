@@ -24,10 +24,10 @@ export interface FaultRule {
   gate?: Promise<void>;
 }
 
-export interface FaultyClient {
+export interface FaultInjector {
   ddb: DynamoDBDocumentClient;
-  /** How many times each rule fired, by index. */
-  fired: number[];
+  /** Arm a rule; returns a function telling how many times it fired. */
+  add(rule: FaultRule): () => number;
 }
 
 type Attr = Record<string, unknown> | string | undefined;
@@ -66,16 +66,17 @@ export class InjectedFault extends Error {
   }
 }
 
-export function faultyClient(rules: FaultRule[]): FaultyClient {
-  const fired = rules.map(() => 0);
+/** One client for every function of a saga; tests arm rules for the orders they run. */
+export function faultInjector(): FaultInjector {
+  const rules: { rule: FaultRule; fired: number }[] = [];
   const client = new DynamoDBClient({});
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const input = args.input as Record<string, unknown>;
-      const index = rules.findIndex((r, i) => (fired[i] ?? 0) < (r.times ?? 1) && matches(r, String(context.commandName), input));
-      const rule = rules[index];
-      if (!rule) return next(args);
-      fired[index] = (fired[index] ?? 0) + 1;
+      const armed = rules.find((r) => r.fired < (r.rule.times ?? 1) && matches(r.rule, String(context.commandName), input));
+      if (!armed) return next(args);
+      armed.fired++;
+      const { rule } = armed;
       switch (rule.fault) {
         case 'transient':
           throw new InjectedFault('ProvisionedThroughputExceededException', `Injected throttling of ${rule.step} (${rule.write})`);
@@ -91,5 +92,12 @@ export function faultyClient(rules: FaultRule[]): FaultyClient {
     },
     { step: 'initialize', name: 'injectFaults' },
   );
-  return { ddb: documentClient(client), fired };
+  return {
+    ddb: documentClient(client),
+    add(rule) {
+      const armed = { rule, fired: 0 };
+      rules.push(armed);
+      return () => armed.fired;
+    },
+  };
 }

@@ -1,0 +1,256 @@
+import { randomUUID } from 'node:crypto';
+import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAGA_FUNCTIONS } from '../../infra/catalog.js';
+import type { ForwardStep } from '../../lambdas/domain/model.js';
+import type { FunctionId, LocalSaga } from '../../local/saga.js';
+import { faultInjector, type FaultInjector } from '../support/faults.js';
+import {
+  failuresOf,
+  invariantViolations,
+  localSaga,
+  purchase,
+  retriesOf,
+  scriptProvider,
+  seed,
+  snapshot,
+  startPurchase,
+  stepStatuses,
+  tasksEntered,
+  type ShopSpec,
+  type Snapshot,
+} from '../support/saga.js';
+
+/**
+ * The fault matrix of issue #2, for every step: a transient failure retried to success, a crash
+ * after the effect committed, a duplicate invocation, a compensation that fails transiently, and
+ * a compensation whose forward step never committed (the fence against a late forward write).
+ * After every case every invariant of DESIGN section 4 is checked.
+ */
+const STEPS: ForwardStep[] = ['DeductBalance', 'UseCoupon', 'ReserveInventorySlots', 'ReserveStock', 'ChargePayment', 'CompleteOrder'];
+const COMPENSATION: Record<ForwardStep, FunctionId> = {
+  DeductBalance: 'RefundBalance',
+  UseCoupon: 'RestoreCoupon',
+  ReserveInventorySlots: 'ReleaseInventorySlots',
+  ReserveStock: 'RestoreStock',
+  ChargePayment: 'RefundPayment',
+  CompleteOrder: 'FenceCompleteOrder',
+};
+const PRICE = 1_000;
+const BALANCE = 10_000;
+const shop: ShopSpec = { items: [{ itemId: 'gem', price: PRICE, stock: 1_000 }] };
+
+function everyFunction(injector: FaultInjector) {
+  return Object.fromEntries(SAGA_FUNCTIONS.map((f) => [f.id, { ddb: injector.ddb }]));
+}
+
+/** A fresh buyer (wallet, slots, coupon) per case so each case's numbers are its own. */
+async function buyer(saga: LocalSaga) {
+  const userId = `u-${randomUUID().slice(0, 8)}`;
+  const couponId = `C-${userId}`;
+  await seed(saga, {
+    users: [{ userId, balance: BALANCE, slots: 10 }],
+    coupons: [{ userId, couponId, discount: 100 }],
+  });
+  // Every order carries the coupon, so UseCoupon and RestoreCoupon are part of every case.
+  return { userId, couponId, orderId: `o-${randomUUID()}`, itemId: 'gem', quantity: 2 };
+}
+
+const TOTAL = PRICE * 2 - 100;
+
+function expectCompleted(s: Snapshot, b: { userId: string; orderId: string; couponId: string }) {
+  expect(s.orders.get(b.orderId)?.status).toBe('COMPLETED');
+  expect(s.balances.get(b.userId)).toBe(BALANCE - TOTAL);
+  expect(s.ledger.filter((l) => l['orderId'] === b.orderId)).toHaveLength(1);
+  expect(s.held.filter((h) => h['userId'] === b.userId)).toMatchObject([{ quantity: 2 }]);
+  expect(s.slots.get(b.userId)).toMatchObject({ usedSlots: 2, freeSlots: 8 });
+  expect(s.providerCharges.filter((c) => c['orderId'] === b.orderId)).toMatchObject([{ status: 'CAPTURED', amount: TOTAL }]);
+  expect(s.coupons.find((c) => c['couponId'] === b.couponId)).toMatchObject({ status: 'USED', usedByOrderId: b.orderId });
+}
+
+function expectUntouched(s: Snapshot, b: { userId: string; orderId: string; couponId: string }) {
+  expect(s.balances.get(b.userId)).toBe(BALANCE);
+  expect(s.held.filter((h) => h['userId'] === b.userId)).toEqual([]);
+  expect(s.slots.get(b.userId)).toMatchObject({ usedSlots: 0, freeSlots: 10 });
+  expect(s.providerCharges.filter((c) => c['orderId'] === b.orderId && c['status'] === 'CAPTURED')).toEqual([]);
+  expect(s.coupons.find((c) => c['couponId'] === b.couponId)).toMatchObject({ status: 'AVAILABLE' });
+}
+
+describe('Workflow: fault matrix', () => {
+  let saga: LocalSaga;
+  let faults: FaultInjector;
+  beforeAll(async () => {
+    faults = faultInjector();
+    saga = await localSaga({ overrides: everyFunction(faults) });
+    await seed(saga, shop);
+  });
+  afterAll(async () => {
+    expect(invariantViolations(await snapshot(saga), shop)).toEqual([]);
+    saga.ddb.destroy();
+  });
+
+  describe.each(STEPS)('%s', (step) => {
+    it('retries a transient failure to success and applies the effect once', async () => {
+      const b = await buyer(saga);
+      const fired = faults.add({ orderId: b.orderId, step, write: 'commit', fault: 'transient', times: 2 });
+      const { run } = await purchase(saga, b);
+
+      expect(fired()).toBe(2);
+      expect(retriesOf(run, step)).toBe(2);
+      expect(failuresOf(run, step)).toEqual(['ProvisionedThroughputExceededException', 'ProvisionedThroughputExceededException']);
+      const s = await snapshot(saga);
+      expectCompleted(s, b);
+      expect(invariantViolations(s, shop)).toEqual([]);
+    });
+
+    it('does not apply the effect twice when the Lambda dies after committing', async () => {
+      const b = await buyer(saga);
+      const fired = faults.add({ orderId: b.orderId, step, write: 'commit', fault: 'crash' });
+      const { run } = await purchase(saga, b);
+
+      expect(fired()).toBe(1);
+      expect(failuresOf(run, step)).toEqual(['Runtime.ExitError']);
+      expect(run.output).toMatchObject({ status: 'COMPLETED' });
+      const s = await snapshot(saga);
+      expectCompleted(s, b);
+      expect(invariantViolations(s, shop)).toEqual([]);
+    });
+
+    it('answers a duplicate invocation with the recorded result, with or without its idempotency record', async () => {
+      const b = await buyer(saga);
+      const { order } = await purchase(saga, b);
+      const before = await snapshot(saga);
+      const lambda = saga.lambdas.get(step);
+      const input = { ...order };
+
+      const duplicates = await Promise.all([lambda?.invoke(input), lambda?.invoke(input)]);
+      for (const d of duplicates) expect(d).toMatchObject({ ok: true, payload: { step, status: 'COMMITTED' } });
+
+      // The Powertools record gone (expired): the conditional step record still answers.
+      await deleteIdempotencyRecords(saga, step);
+      const late = await lambda?.invoke(input);
+      expect(late).toMatchObject({ ok: true, payload: { step, status: 'COMMITTED', replayed: true } });
+
+      const after = await snapshot(saga);
+      expect(after.balances).toEqual(before.balances);
+      expect(after.stock).toEqual(before.stock);
+      expect(after.slots).toEqual(before.slots);
+      expect(after.held).toEqual(before.held);
+      expect(after.providerCharges).toEqual(before.providerCharges);
+      expect(after.events.length).toBe(before.events.length);
+      expect(invariantViolations(after, shop)).toEqual([]);
+    });
+
+    it('retries a compensation that fails transiently and still compensates exactly once', async () => {
+      const b = await buyer(saga);
+      const compensation = COMPENSATION[step];
+      // Make the saga fail after `step` committed: a decline for the steps before the payment,
+      // an unknown failure of the step itself for ChargePayment and CompleteOrder.
+      if (step === 'ChargePayment' || step === 'CompleteOrder') {
+        faults.add({ orderId: b.orderId, step, write: 'commit', fault: 'transient', times: 100 });
+      } else {
+        await scriptProvider(saga, b.orderId, { decline: 'insufficient_funds' });
+      }
+      const fired = faults.add({ orderId: b.orderId, step, write: 'compensate', fault: 'transient', times: 2 });
+      const { run } = await purchase(saga, b);
+
+      expect(fired()).toBe(2);
+      expect(retriesOf(run, compensation)).toBe(2);
+      expect(tasksEntered(run)).toContain(compensation);
+      const s = await snapshot(saga);
+      const failedStep = step === 'ChargePayment' || step === 'CompleteOrder' ? step : 'ChargePayment';
+      expect(s.orders.get(b.orderId)).toMatchObject({ status: 'FAILED', failedStep });
+      // Steps that never committed are fenced by their compensation; the others are undone.
+      expect(stepStatuses(s, b.orderId)[step]).toBe(step === 'ChargePayment' || step === 'CompleteOrder' ? 'FENCED' : 'COMPENSATED');
+      expectUntouched(s, b);
+      expect(invariantViolations(s, shop)).toEqual([]);
+    });
+  });
+});
+
+describe('Workflow: a compensation that keeps failing', () => {
+  let saga: LocalSaga;
+  let faults: FaultInjector;
+  beforeAll(async () => {
+    faults = faultInjector();
+    saga = await localSaga({ overrides: everyFunction(faults) });
+    await seed(saga, shop);
+  });
+  afterAll(() => saga.ddb.destroy());
+
+  it('ends COMPENSATION_FAILED, never silently FAILED, when a compensation keeps failing', async () => {
+    const b = await buyer(saga);
+    await scriptProvider(saga, b.orderId, { decline: 'do_not_honor' });
+    faults.add({ orderId: b.orderId, step: 'ReserveStock', write: 'compensate', fault: 'transient', times: 100 });
+    const { run } = await purchase(saga, b);
+
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('CompensationFailed');
+    expect(retriesOf(run, 'RestoreStock')).toBe(5);
+    expect(tasksEntered(run).slice(-2)).toEqual(['RestoreStock', 'MarkCompensationFailed']);
+    const s = await snapshot(saga);
+    expect(s.orders.get(b.orderId)).toMatchObject({
+      status: 'COMPENSATION_FAILED',
+      failedStep: 'ChargePayment',
+      reason: 'PaymentDeclined',
+      compensationStep: 'RestoreStock',
+      compensationError: 'ProvisionedThroughputExceededException',
+    });
+    // Nothing after the failed compensation ran: the stock reservation, slots and balance are
+    // still held, visibly, for the operator and the reconciler.
+    expect(stepStatuses(s, b.orderId)).toMatchObject({ ReserveStock: 'COMMITTED', ReserveInventorySlots: 'COMMITTED', DeductBalance: 'COMMITTED' });
+    // The invariants that hold even for a stuck order: ledger, slots, no double charge.
+    expect(invariantViolations(s, shop).filter((v) => v.startsWith('ledger') || v.startsWith('slots: u') || v.startsWith('payment'))).toEqual([]);
+  });
+});
+
+describe('Workflow: fences against late forward writes', () => {
+  let saga: LocalSaga;
+  let faults: FaultInjector;
+  beforeAll(async () => {
+    faults = faultInjector();
+    // A short Lambda timeout so a held write times out quickly (Sandbox.Timedout), as a slow
+    // invocation that Step Functions stops waiting for would.
+    saga = await localSaga({ overrides: everyFunction(faults), lambdaTimeoutSeconds: 0.3 });
+    await seed(saga, shop);
+  });
+  afterAll(() => saga.ddb.destroy());
+
+  it.each(STEPS)('fences %s when it never committed, and its late write cannot commit afterwards', async (step) => {
+    const b = await buyer(saga);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    faults.add({ orderId: b.orderId, step, write: 'commit', fault: 'hold', gate, times: 100 });
+
+    const { execution } = await startPurchase(saga, b);
+    const run = await execution.done;
+    expect(failuresOf(run, step)[0]).toBe('Sandbox.Timedout');
+    expect(tasksEntered(run)).toContain(COMPENSATION[step]);
+    let s = await snapshot(saga);
+    expect(s.orders.get(b.orderId)).toMatchObject({ status: 'FAILED', failedStep: step });
+    expect(stepStatuses(s, b.orderId)[step]).toBe('FENCED');
+
+    // Now the stalled invocations try to commit.
+    release();
+    const lambda = saga.lambdas.get(step);
+    await Promise.all([...(lambda?.stragglers ?? [])]);
+    const late = lambda?.lateOutcomes ?? [];
+    expect(late.length).toBeGreaterThan(0);
+    for (const outcome of late) expect(outcome).toMatchObject({ ok: false, error: { errorType: 'StepFenced' } });
+
+    s = await snapshot(saga);
+    expect(stepStatuses(s, b.orderId)[step]).toBe('FENCED');
+    expect(s.orders.get(b.orderId)?.status).toBe('FAILED');
+    expectUntouched(s, b);
+    expect(invariantViolations(s, shop)).toEqual([]);
+  });
+});
+
+async function deleteIdempotencyRecords(saga: LocalSaga, step: string): Promise<void> {
+  const { Items = [] } = await saga.ddb.send(new ScanCommand({ TableName: saga.tables.IDEMPOTENCY_TABLE }));
+  await Promise.all(
+    Items.filter((i) => String(i['id']).startsWith(`${step}#`)).map((i) =>
+      saga.ddb.send(new DeleteCommand({ TableName: saga.tables.IDEMPOTENCY_TABLE, Key: { id: i['id'] } })),
+    ),
+  );
+}
