@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/setup.ts'],
     pool: 'forks',
     // 2 cores: one DynamoDB Local JVM plus two test workers keeps both busy without thrashing.
     maxWorkers: 2,

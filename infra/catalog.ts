@@ -23,7 +23,8 @@ export type DynamoAction =
   | 'UpdateItem'
   | 'DeleteItem'
   | 'ConditionCheckItem'
-  | 'Query';
+  | 'Query'
+  | 'Scan';
 
 export interface SagaFunction {
   /** State name in the ASL and prefix of its substitution `${<id>FunctionArn}`. */
@@ -65,3 +66,58 @@ export const SOURCE_METADATA = 'purchase-saga:source';
 
 /** Tables whose stream is the transactional outbox. */
 export const STREAM_TABLES: TableId[] = ['Orders'];
+
+/**
+ * The HTTP edge: the API Lambda (every route) and the TOKEN authorizer. Same shape as the saga
+ * functions so the stack, the local stand-in and the least-privilege tests treat them alike.
+ */
+export interface EdgeFunction {
+  id: 'Api' | 'Authorizer';
+  dir: string;
+  access: Partial<Record<TableId, DynamoAction[]>>;
+}
+
+export const EDGE_FUNCTIONS: EdgeFunction[] = [
+  {
+    id: 'Api',
+    dir: 'api',
+    access: {
+      // order creation (transaction) and the order timeline (Query of the order's partition)
+      Orders: ['GetItem', 'PutItem', 'Query'],
+      // GET /items (Scan), GET /items/{id}, admin create and restock
+      Catalog: ['GetItem', 'Scan', 'PutItem', 'UpdateItem'],
+      // GET /me, admin top-ups (balance update + ledger put)
+      Accounts: ['GetItem', 'UpdateItem', 'PutItem'],
+      // GET /me (Query of the user's partition), admin slot capacity
+      Inventory: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
+      // order creation reads the coupon's discount; GET /me; admin grants
+      Coupons: ['GetItem', 'Query', 'PutItem'],
+      Idempotency: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
+    },
+  },
+  { id: 'Authorizer', dir: 'authorizer', access: {} },
+];
+
+/**
+ * Every route of the REST API. API Gateway gets one resource and method per entry (an unknown
+ * path never reaches the Lambda), the API Lambda serves exactly these, and docs/openapi.yaml
+ * documents exactly these; tests hold the three together.
+ */
+export interface ApiRoute {
+  method: 'GET' | 'POST' | 'PUT';
+  path: string;
+  admin?: boolean;
+}
+
+export const API_ROUTES: ApiRoute[] = [
+  { method: 'POST', path: '/orders' },
+  { method: 'GET', path: '/orders/{orderId}' },
+  { method: 'GET', path: '/me' },
+  { method: 'GET', path: '/items' },
+  { method: 'GET', path: '/items/{itemId}' },
+  { method: 'POST', path: '/admin/items', admin: true },
+  { method: 'POST', path: '/admin/items/{itemId}/restock', admin: true },
+  { method: 'POST', path: '/admin/users/{userId}/top-ups', admin: true },
+  { method: 'POST', path: '/admin/users/{userId}/coupons', admin: true },
+  { method: 'PUT', path: '/admin/users/{userId}/slots', admin: true },
+];

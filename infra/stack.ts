@@ -1,14 +1,26 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import { SAGA_FUNCTIONS, SOURCE_METADATA, STREAM_TABLES, TABLE_ENV, type SagaFunction, type TableId } from './catalog.js';
+import {
+  API_ROUTES,
+  EDGE_FUNCTIONS,
+  SAGA_FUNCTIONS,
+  SOURCE_METADATA,
+  STREAM_TABLES,
+  TABLE_ENV,
+  type DynamoAction,
+  type TableId,
+} from './catalog.js';
+import { GATEWAY_PROBLEMS } from './gateway-responses.js';
 
 /** Repository root (this file lives in <root>/infra). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -33,7 +45,26 @@ export interface PurchaseSagaStackProps extends StackProps {
    * throw-away test stacks.
    */
   retainData?: boolean;
+  /**
+   * JWT verification of the API. With `jwksUrl` (a Cognito user pool or any OIDC issuer):
+   * RS256 against that JWKS. Without: HS256 with a secret generated in Secrets Manager — for
+   * development (mint tokens with `npm run token -- --secret-arn <JwtSecretArn output>`).
+   */
+  jwksUrl?: string;
+  jwtIssuer?: string;
+  jwtAudience?: string;
+  /** Claim and value that make a caller an admin. Default `role` = `admin`. */
+  adminClaim?: string;
+  adminValue?: string;
+  /** Stage-wide throttling (requests per second, burst). Default 50 / 100. */
+  apiRateLimit?: number;
+  apiBurstLimit?: number;
+  /** STANDARD workflows: how long POST /orders waits for the end before answering 202. Default 8000 ms. */
+  workflowWaitMs?: number;
 }
+
+export const DEFAULT_API_RATE_LIMIT = 50;
+export const DEFAULT_API_BURST_LIMIT = 100;
 
 /** Tables holding business state (money, orders, stock, items, coupons): retained unless told otherwise. */
 const BUSINESS_TABLES: TableId[] = ['Accounts', 'Catalog', 'Inventory', 'Coupons', 'Orders', 'Payments'];
@@ -49,6 +80,7 @@ export class PurchaseSagaStack extends Stack {
   readonly tables: Readonly<Record<TableId, dynamodb.Table>>;
   readonly functions: ReadonlyMap<string, NodejsFunction>;
   readonly stateMachine: sfn.StateMachine;
+  readonly api: apigw.RestApi;
 
   constructor(scope: Construct, id: string, props: PurchaseSagaStackProps = {}) {
     super(scope, id, props);
@@ -104,7 +136,15 @@ export class PurchaseSagaStack extends Stack {
     // ---- Saga step Lambdas, built from the catalog ------------------------------------------
     const functions = new Map<string, NodejsFunction>();
     for (const spec of SAGA_FUNCTIONS) {
-      functions.set(spec.id, this.sagaFunction(spec, tables, { paymentProvider, paymentProviderUrl, dataRemovalPolicy }));
+      const environment: Record<string, string> = {};
+      if (spec.payments) {
+        environment.PAYMENT_PROVIDER = paymentProvider;
+        environment.PAYMENT_CURRENCY = 'KRW';
+        environment.PAYMENT_PROVIDER_TIMEOUT_MS = '10000';
+        if (paymentProvider === 'http' && paymentProviderUrl) environment.PAYMENT_PROVIDER_URL = paymentProviderUrl;
+      }
+      const timeout = SLOW_FUNCTIONS.has(spec.id) ? 30 : 20;
+      functions.set(spec.id, this.lambdaFunction({ ...spec, environment, timeout }, tables, dataRemovalPolicy));
     }
     this.functions = functions;
 
@@ -130,38 +170,35 @@ export class PurchaseSagaStack extends Stack {
     });
     for (const fn of functions.values()) fn.grantInvoke(this.stateMachine);
 
+    // ---- The HTTP edge: REST API, JWT authorizer, one API Lambda ----------------------------
+    this.api = this.httpApi(props, { tables, functions, workflowType, dataRemovalPolicy });
+
     // ---- Outputs -----------------------------------------------------------------------------
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
     new CfnOutput(this, 'WorkflowType', { value: workflowType });
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url });
     for (const [tableId, table] of Object.entries(tables)) {
       new CfnOutput(this, `${tableId}TableName`, { value: table.tableName });
     }
   }
 
-  private sagaFunction(
-    spec: SagaFunction,
+  private lambdaFunction(
+    spec: { id: string; dir: string; access: Partial<Record<TableId, DynamoAction[]>>; environment: Record<string, string>; timeout: number },
     tables: Record<TableId, dynamodb.Table>,
-    opts: { paymentProvider: PaymentProviderKind; paymentProviderUrl: string | undefined; dataRemovalPolicy: RemovalPolicy },
+    dataRemovalPolicy: RemovalPolicy,
   ): NodejsFunction {
-    const access = Object.entries(spec.access) as [TableId, NonNullable<SagaFunction['access'][TableId]>][];
+    const access = Object.entries(spec.access) as [TableId, DynamoAction[]][];
 
     const environment: Record<string, string> = {
       POWERTOOLS_SERVICE_NAME: 'purchase-saga',
       NODE_OPTIONS: '--enable-source-maps',
+      ...spec.environment,
     };
     for (const [tableId] of access) environment[TABLE_ENV[tableId]] = tables[tableId].tableName;
-    if (spec.payments) {
-      environment.PAYMENT_PROVIDER = opts.paymentProvider;
-      environment.PAYMENT_CURRENCY = 'KRW';
-      environment.PAYMENT_PROVIDER_TIMEOUT_MS = '10000';
-      if (opts.paymentProvider === 'http' && opts.paymentProviderUrl) {
-        environment.PAYMENT_PROVIDER_URL = opts.paymentProviderUrl;
-      }
-    }
 
     const logGroup = new logs.LogGroup(this, `${spec.id}FunctionLogs`, {
       retention: logs.RetentionDays.ONE_MONTH,
-      removalPolicy: opts.dataRemovalPolicy,
+      removalPolicy: dataRemovalPolicy,
     });
 
     const fn = new NodejsFunction(this, `${spec.id}Function`, {
@@ -172,7 +209,7 @@ export class PurchaseSagaStack extends Stack {
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
       memorySize: 256,
-      timeout: Duration.seconds(SLOW_FUNCTIONS.has(spec.id) ? 30 : 20),
+      timeout: Duration.seconds(spec.timeout),
       tracing: Tracing.ACTIVE,
       logGroup,
       environment,
@@ -208,5 +245,121 @@ export class PurchaseSagaStack extends Stack {
 
     (fn.node.defaultChild as CfnFunction).addMetadata(SOURCE_METADATA, `lambdas/${spec.dir}`);
     return fn;
+  }
+
+  private httpApi(
+    props: PurchaseSagaStackProps,
+    ctx: {
+      tables: Record<TableId, dynamodb.Table>;
+      functions: Map<string, NodejsFunction>;
+      workflowType: WorkflowType;
+      dataRemovalPolicy: RemovalPolicy;
+    },
+  ): apigw.RestApi {
+    const spec = (id: string) => {
+      const found = EDGE_FUNCTIONS.find((f) => f.id === id);
+      if (!found) throw new Error(`No edge function ${id} in the catalog`);
+      return found;
+    };
+
+    // JWT: RS256 against a JWKS when one is given, otherwise HS256 with a generated secret.
+    const jwksUrl = props.jwksUrl?.trim() || undefined;
+    if (jwksUrl && !/^https:\/\/[^\s]+$/.test(jwksUrl)) throw new Error(`jwksUrl must be an https URL; got '${jwksUrl}'`);
+    const jwtSecret = jwksUrl
+      ? undefined
+      : new secretsmanager.Secret(this, 'JwtSecret', {
+          description: 'HS256 key of the purchase API (development). Mint tokens with npm run token.',
+          generateSecretString: { passwordLength: 64, excludePunctuation: true },
+        });
+    const authorizerEnv: Record<string, string> = {
+      JWT_ALGORITHM: jwksUrl ? 'RS256' : 'HS256',
+      ADMIN_CLAIM: props.adminClaim ?? 'role',
+      ADMIN_VALUE: props.adminValue ?? 'admin',
+      ...(jwksUrl ? { JWKS_URL: jwksUrl } : {}),
+      ...(jwtSecret ? { JWT_SECRET_ARN: jwtSecret.secretArn } : {}),
+      ...(props.jwtIssuer ? { JWT_ISSUER: props.jwtIssuer } : {}),
+      ...(props.jwtAudience ? { JWT_AUDIENCE: props.jwtAudience } : {}),
+    };
+    const authorizerFn = this.lambdaFunction(
+      { ...spec('Authorizer'), environment: authorizerEnv, timeout: 10 },
+      ctx.tables,
+      ctx.dataRemovalPolicy,
+    );
+    if (jwtSecret) {
+      authorizerFn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [jwtSecret.secretArn] }),
+      );
+      new CfnOutput(this, 'JwtSecretArn', { value: jwtSecret.secretArn });
+    }
+
+    const sm = this.stateMachine;
+    const apiFn = this.lambdaFunction(
+      {
+        ...spec('Api'),
+        environment: {
+          STATE_MACHINE_ARN: sm.stateMachineArn,
+          WORKFLOW_TYPE: ctx.workflowType,
+          WORKFLOW_WAIT_MS: String(props.workflowWaitMs ?? 8_000),
+        },
+        // API Gateway answers 504 after 29 s; the Lambda may finish the purchase after that.
+        timeout: 30,
+      },
+      ctx.tables,
+      ctx.dataRemovalPolicy,
+    );
+    if (ctx.workflowType === 'EXPRESS') {
+      apiFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartSyncExecution'], resources: [sm.stateMachineArn] }));
+    } else {
+      apiFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [sm.stateMachineArn] }));
+      apiFn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['states:DescribeExecution'],
+          resources: [
+            Stack.of(this).formatArn({
+              service: 'states',
+              resource: 'execution',
+              resourceName: `${sm.stateMachineName}:*`,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          ],
+        }),
+      );
+    }
+
+    const api = new apigw.RestApi(this, 'PurchaseApi', {
+      description: 'Purchase saga HTTP API',
+      endpointTypes: [apigw.EndpointType.REGIONAL],
+      cloudWatchRole: false,
+      deployOptions: {
+        stageName: 'v1',
+        tracingEnabled: true,
+        metricsEnabled: true,
+        throttlingRateLimit: props.apiRateLimit ?? DEFAULT_API_RATE_LIMIT,
+        throttlingBurstLimit: props.apiBurstLimit ?? DEFAULT_API_BURST_LIMIT,
+      },
+    });
+    const authorizer = new apigw.TokenAuthorizer(this, 'JwtAuthorizer', {
+      handler: authorizerFn,
+      identitySource: apigw.IdentitySource.header('Authorization'),
+      // A verified token is trusted for 5 minutes; the policy covers every route (see the authorizer).
+      resultsCacheTtl: Duration.minutes(5),
+    });
+    const integration = new apigw.LambdaIntegration(apiFn, { proxy: true, allowTestInvoke: false });
+    for (const route of API_ROUTES) {
+      api.root.resourceForPath(route.path).addMethod(route.method, integration, {
+        authorizer,
+        authorizationType: apigw.AuthorizationType.CUSTOM,
+      });
+    }
+    // Errors API Gateway answers itself are problem+json too.
+    for (const g of GATEWAY_PROBLEMS) {
+      api.addGatewayResponse(`${g.response}Response`, {
+        type: apigw.ResponseType.of(g.response),
+        statusCode: String(g.status),
+        responseHeaders: { 'Content-Type': "'application/problem+json'" },
+        templates: { 'application/json': JSON.stringify({ type: g.type, title: g.title, status: g.status }) },
+      });
+    }
+    return api;
   }
 }

@@ -1,10 +1,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
-import { SAGA_FUNCTIONS, TABLE_ENV, type TableId } from '../infra/catalog.js';
+import { EDGE_FUNCTIONS, SAGA_FUNCTIONS, TABLE_ENV, type EdgeFunction, type TableId } from '../infra/catalog.js';
 import type { PurchaseSagaStackProps } from '../infra/stack.js';
 import type { Tables } from '../lambdas/shared/config.js';
 import { documentClient } from '../lambdas/shared/dynamodb/client.js';
+import { LocalApiGateway } from './apigateway.js';
+import { startLocalAwsEndpoint, type LocalAwsEndpoint, type LocalStateMachineRegistry } from './aws-endpoint.js';
+import { DEV_JWT_SECRET } from './dev-auth.js';
 import { LocalLambda, loadHandlerFactory } from './lambda-runtime.js';
 import { LocalStateMachine } from './stepfunctions.js';
 import { createTables } from './tables.js';
@@ -37,11 +40,11 @@ export function useLocalAws(dynamoEndpoint: string): void {
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 }
 
-export type FunctionId = (typeof SAGA_FUNCTIONS)[number]['id'];
+export type FunctionId = (typeof SAGA_FUNCTIONS)[number]['id'] | EdgeFunction['id'];
 
 export interface LocalSagaOptions {
   dynamoEndpoint: string;
-  /** Prefix of every table name, so several suites can share one DynamoDB Local. */
+  /** Prefix of every table name (and of the state machine's name), so several stacks share one process. */
   tablePrefix?: string;
   stackProps?: PurchaseSagaStackProps;
   /** Reuse an already synthesized template. */
@@ -59,10 +62,41 @@ export interface LocalSaga {
   lambdas: Map<FunctionId, LocalLambda>;
   stateMachine: LocalStateMachine;
   stateMachineType: 'EXPRESS' | 'STANDARD';
+  /** The REST API as API Gateway would serve it (authorizer, proxy events, gateway responses). */
+  api: LocalApiGateway;
+  /** Unregister from the shared local AWS endpoint and release clients. */
+  close(): Promise<void>;
+}
+
+/**
+ * One local Step Functions / Secrets Manager endpoint per process: the SDK reads
+ * AWS_ENDPOINT_URL_* from the process environment, so every local stack shares it and registers
+ * its own state machine (named with the stack's prefix) and secrets.
+ */
+let shared: Promise<{ endpoint: LocalAwsEndpoint; machines: LocalStateMachineRegistry; secrets: Map<string, string> }> | undefined;
+
+function sharedEndpoint() {
+  shared ??= (async () => {
+    const machines: LocalStateMachineRegistry = new Map();
+    const secrets = new Map<string, string>();
+    const endpoint = await startLocalAwsEndpoint({ stateMachines: machines, secrets, region: LOCAL_REGION, account: LOCAL_ACCOUNT });
+    process.env['AWS_ENDPOINT_URL_SFN'] = endpoint.url;
+    process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'] = endpoint.url;
+    return { endpoint, machines, secrets };
+  })();
+  return shared;
+}
+
+/** Stop the shared endpoint (the process is about to end). */
+export async function stopSharedEndpoint(): Promise<void> {
+  const current = shared;
+  shared = undefined;
+  if (current) await (await current).endpoint.stop();
 }
 
 export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSaga> {
   useLocalAws(options.dynamoEndpoint);
+  const aws = await sharedEndpoint();
   const template = options.template ?? synthTemplate(options.stackProps);
   const prefix = options.tablePrefix ?? '';
   const tableName = (logicalId: string) => `${prefix}${logicalId}`;
@@ -83,11 +117,32 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
   ) as Tables;
 
   const machine = stateMachineOf(template);
-  const arnOf = (logicalId: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${logicalId}`;
+  const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${prefix}${machine.logicalId}`;
+  // The template's one secret is the JWT signing key: locally it holds the development key that
+  // `npm run token` signs with. Registered under a per-stack name.
+  const secretArns = new Map<string, string>();
+  for (const [logicalId, r] of Object.entries(template.Resources)) {
+    if (r.Type !== 'AWS::SecretsManager::Secret') continue;
+    const name = `${prefix}${logicalId}`;
+    aws.secrets.set(name, DEV_JWT_SECRET);
+    secretArns.set(logicalId, `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:${name}`);
+  }
+  const resolveRef = (logicalId: string): string => {
+    const type = template.Resources[logicalId]?.Type;
+    if (type === 'AWS::DynamoDB::Table') return tableName(logicalId);
+    if (type === 'AWS::StepFunctions::StateMachine') return stateMachineArn;
+    const secret = secretArns.get(logicalId);
+    if (secret) return secret;
+    throw new Error(`Cannot resolve Ref ${logicalId} (${type ?? 'unknown'}) locally`);
+  };
+
+  const arnOf = (logicalId: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${prefix}${logicalId}`;
   const lambdas = new Map<FunctionId, LocalLambda>();
   const byArn = new Map<string, LocalLambda>();
-  for (const spec of functionsOf(template, tableName)) {
-    const entry = SAGA_FUNCTIONS.find((f) => `lambdas/${f.dir}` === spec.source);
+  const byLogicalId = new Map<string, LocalLambda>();
+  const catalog: { id: FunctionId; dir: string }[] = [...SAGA_FUNCTIONS, ...EDGE_FUNCTIONS];
+  for (const spec of functionsOf(template, resolveRef)) {
+    const entry = catalog.find((f) => `lambdas/${f.dir}` === spec.source);
     if (!entry) continue;
     const factory = await loadHandlerFactory(spec.source);
     const handler = factory(spec.env, options.overrides?.[entry.id] ?? {});
@@ -95,13 +150,29 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
     const lambda = new LocalLambda({ ...spec, timeoutSeconds }, arnOf(spec.logicalId), handler);
     lambdas.set(entry.id, lambda);
     byArn.set(lambda.arn, lambda);
+    byLogicalId.set(spec.logicalId, lambda);
   }
 
   const substitutions = Object.fromEntries(Object.entries(machine.substitutions).map(([k, logicalId]) => [k, arnOf(logicalId)]));
   const stateMachine = new LocalStateMachine(resolvedDefinition(substitutions) as StateMachineDefinition, byArn, {
-    stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${machine.logicalId}`,
+    stateMachineArn,
+    type: machine.type,
     ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: options.retryIntervalMs } : {}),
   });
+  aws.machines.set(stateMachineArn, stateMachine);
 
-  return { tables, ddb: documentClient(), lambdas, stateMachine, stateMachineType: machine.type };
+  const api = new LocalApiGateway(template, { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT, lambdas: byLogicalId });
+  const ddb = documentClient();
+  return {
+    tables,
+    ddb,
+    lambdas,
+    stateMachine,
+    stateMachineType: machine.type,
+    api,
+    async close() {
+      aws.machines.delete(stateMachineArn);
+      ddb.destroy();
+    },
+  };
 }

@@ -11,10 +11,13 @@ import type { LocalLambda } from './lambda-runtime.js';
  */
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
 
+export type StateMachineType = 'EXPRESS' | 'STANDARD';
+
 export type HistoryEvent = Awaited<ReturnType<ReturnType<StateMachine['run']>['eventLogs']['next']>>['value'] & object;
 
 export interface ExecutionRecord {
   executionArn: string;
+  stateMachineArn: string;
   name: string;
   input: unknown;
   status: ExecutionStatus;
@@ -48,20 +51,34 @@ type TaskResult = Awaited<ReturnType<TaskHandler>>;
 
 export interface LocalStateMachineOptions {
   stateMachineArn: string;
+  /** STANDARD (the default) dedupes execution names; EXPRESS gives every start its own execution. */
+  type?: StateMachineType;
   /** Milliseconds to wait between retries instead of the definition's backoff (tests). */
   retryIntervalMs?: number;
 }
 
 export class LocalStateMachine {
+  /** Every execution started, by executionArn. */
   readonly executions = new Map<string, Execution>();
+  readonly stateMachineArn: string;
+  readonly type: StateMachineType;
+  /** The state machine's name: the last field of its ARN. */
+  readonly name: string;
   private readonly machine: StateMachine;
   private readonly taskStates: string[];
+  /** The input each execution started with, serialized, to tell an idempotent start from a conflicting one. */
+  private readonly inputs = new Map<string, string>();
 
   constructor(
     private readonly definition: StateMachineDefinition,
     private readonly lambdas: Map<string, LocalLambda>,
     private readonly options: LocalStateMachineOptions,
   ) {
+    const arn = /^arn:aws[\w-]*:states:[\w-]+:\d{12}:stateMachine:([\w-]{1,80})$/.exec(options.stateMachineArn);
+    if (!arn?.[1]) throw new Error(`Not a state machine ARN: ${options.stateMachineArn}`);
+    this.stateMachineArn = options.stateMachineArn;
+    this.name = arn[1];
+    this.type = options.type ?? 'STANDARD';
     this.machine = new StateMachine(definition, { validationOptions: { checkArn: true, checkPaths: true } });
     this.taskStates = Object.entries(definition.States)
       .filter(([, s]) => s.Type === 'Task')
@@ -71,9 +88,26 @@ export class LocalStateMachine {
       });
   }
 
+  /**
+   * Start an execution, with AWS's name semantics. STANDARD: the name is the execution's identity
+   * (`...:execution:<machine>:<name>`); starting it again while it is still RUNNING with the same
+   * input returns that execution (idempotent), anything else throws ExecutionAlreadyExists.
+   * EXPRESS: names are not deduplicated; every start is a new execution
+   * `...:express:<machine>:<name>:<uuid>`.
+   */
   start(input: unknown, name: string = randomUUID()): Execution {
-    const executionArn = `${this.options.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
-    if (this.executions.has(executionArn)) throw new ExecutionAlreadyExists(executionArn);
+    const inputJson = JSON.stringify(input ?? null);
+    let executionArn: string;
+    if (this.type === 'EXPRESS') {
+      executionArn = `${this.stateMachineArn.replace(':stateMachine:', ':express:')}:${name}:${randomUUID()}`;
+    } else {
+      executionArn = `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+      const existing = this.executions.get(executionArn);
+      if (existing) {
+        if (existing.record.status === 'RUNNING' && this.inputs.get(executionArn) === inputJson) return existing;
+        throw new ExecutionAlreadyExists(executionArn);
+      }
+    }
     const invoke: TaskHandler = (input) => this.invokeLambda(input);
     const handlers = Object.fromEntries(this.taskStates.map((s) => [s, invoke]));
     const retryIntervalOverrides =
@@ -81,14 +115,22 @@ export class LocalStateMachine {
         ? undefined
         : Object.fromEntries(Object.keys(this.definition.States).map((s) => [s, this.options.retryIntervalMs as number]));
     const startDate = new Date();
-    const run = this.machine.run(JSON.parse(JSON.stringify(input)), {
+    const run = this.machine.run(JSON.parse(inputJson), {
       overrides: { taskResourceLocalHandlers: handlers, ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}) },
       context: {
-        Execution: { Id: executionArn, Name: name, Input: JSON.parse(JSON.stringify(input)), StartTime: startDate.toISOString() },
-        StateMachine: { Id: this.options.stateMachineArn },
+        Execution: { Id: executionArn, Name: name, Input: JSON.parse(inputJson), StartTime: startDate.toISOString() },
+        StateMachine: { Id: this.stateMachineArn, Name: this.name },
       },
     });
-    const record: ExecutionRecord = { executionArn, name, input, status: 'RUNNING', startDate, history: [] };
+    const record: ExecutionRecord = {
+      executionArn,
+      stateMachineArn: this.stateMachineArn,
+      name,
+      input,
+      status: 'RUNNING',
+      startDate,
+      history: [],
+    };
     const collect = (async () => {
       for await (const event of run.eventLogs) record.history.push(event);
     })();
@@ -113,6 +155,7 @@ export class LocalStateMachine {
     );
     const execution: Execution = { record, done, abort: run.abort };
     this.executions.set(executionArn, execution);
+    this.inputs.set(executionArn, inputJson);
     return execution;
   }
 

@@ -1,3 +1,4 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { InvalidInput, TransientFault } from '../domain/errors.js';
 import { keys, ledgerIds } from '../shared/dynamodb/keys.js';
@@ -34,39 +35,48 @@ export async function restockItem(deps: Deps<'CATALOG_TABLE'>, itemId: string, q
   );
 }
 
-/** Credit a wallet (opening it if needed) with its ledger entry, once per topUpId. */
+/**
+ * Credit a wallet (opening it if needed) with its ledger entry, once per topUpId. Returns false
+ * when that top-up was already credited (the ledger entry exists), changing nothing.
+ */
 export async function topUpBalance(
   deps: Deps<'ACCOUNTS_TABLE'>,
   input: { userId: string; amount: number; topUpId: string },
-): Promise<void> {
+): Promise<boolean> {
   const now = isoNow(deps);
-  await deps.ddb.send(
-    new TransactWriteCommand({
-      TransactItems: [
-        {
-          Update: {
-            TableName: deps.tables.ACCOUNTS_TABLE,
-            Key: keys.account(input.userId),
-            UpdateExpression: 'SET userId = :userId, updatedAt = :now ADD balance :amount',
-            ExpressionAttributeValues: { ':userId': input.userId, ':amount': input.amount, ':now': now },
-          },
-        },
-        {
-          Put: {
-            TableName: deps.tables.ACCOUNTS_TABLE,
-            Item: {
-              ...keys.ledgerEntry(input.userId, ledgerIds.topUp(input.topUpId)),
-              userId: input.userId,
-              kind: 'TOP_UP',
-              amount: input.amount,
-              at: now,
+  try {
+    await deps.ddb.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: deps.tables.ACCOUNTS_TABLE,
+              Key: keys.account(input.userId),
+              UpdateExpression: 'SET userId = :userId, updatedAt = :now ADD balance :amount',
+              ExpressionAttributeValues: { ':userId': input.userId, ':amount': input.amount, ':now': now },
             },
-            ConditionExpression: 'attribute_not_exists(pk)',
           },
-        },
-      ],
-    }),
-  );
+          {
+            Put: {
+              TableName: deps.tables.ACCOUNTS_TABLE,
+              Item: {
+                ...keys.ledgerEntry(input.userId, ledgerIds.topUp(input.topUpId)),
+                userId: input.userId,
+                kind: 'TOP_UP',
+                amount: input.amount,
+                at: now,
+              },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+        ],
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof TransactionCanceledException && err.CancellationReasons?.[1]?.Code === 'ConditionalCheckFailed') return false;
+    throw err;
+  }
 }
 
 export async function grantCoupon(

@@ -9,7 +9,7 @@ describe('Handlers: input and environment', () => {
     saga = await localSaga();
     await seed(saga, { users: [{ userId: 'alice', balance: 1_000, slots: 1 }] });
   });
-  afterAll(() => saga.ddb.destroy());
+  afterAll(() => saga.close());
 
   it('fails fast, naming the variable, when a table is not configured', () => {
     expect(() => deductBalance({ ORDERS_TABLE: 'orders', IDEMPOTENCY_TABLE: 'idem' })).toThrow(/ACCOUNTS_TABLE/);

@@ -10,8 +10,9 @@ import { documentClient } from '../../lambdas/shared/dynamodb/client.js';
  * - `commit`: the forward step's transaction (puts the record COMMITTED or DECLINED)
  * - `compensate`: the compensation's transaction (updates the record to COMPENSATED) or its
  *   fence (puts the record FENCED)
+ * - `create-order`: the API's order creation (puts `ORDER` with ORDER_CREATED); `step` is ignored
  */
-export type WriteKind = 'commit' | 'compensate';
+export type WriteKind = 'commit' | 'compensate' | 'create-order';
 
 export interface FaultRule {
   orderId: string;
@@ -44,6 +45,7 @@ function matches(rule: FaultRule, commandName: string, input: Record<string, unk
   if (commandName === 'TransactWriteItemsCommand') {
     const items = (input['TransactItems'] ?? []) as RawItem[];
     return items.some((i) => {
+      if (rule.write === 'create-order' && i.Put?.Item) return str(i.Put.Item['pk']) === pk && str(i.Put.Item['sk']) === 'ORDER';
       if (rule.write === 'commit' && i.Put?.Item) {
         const status = str(i.Put.Item['status']);
         return str(i.Put.Item['pk']) === pk && str(i.Put.Item['sk']) === sk && (status === 'COMMITTED' || status === 'DECLINED');

@@ -20,7 +20,7 @@ describe('Workflow: concurrency', () => {
     saga = await localSaga();
     await seed(saga, shop);
   });
-  afterAll(() => saga.ddb.destroy());
+  afterAll(() => saga.close());
 
   it(`sells exactly ${STOCK} of ${STOCK} to ${BUYERS} concurrent buyers`, { timeout: 240_000 }, async () => {
     const runs = await Promise.all(

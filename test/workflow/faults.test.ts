@@ -86,7 +86,7 @@ describe('Workflow: fault matrix', () => {
   });
   afterAll(async () => {
     expect(invariantViolations(await snapshot(saga), shop)).toEqual([]);
-    saga.ddb.destroy();
+    await saga.close();
   });
 
   describe.each(STEPS)('%s', (step) => {
@@ -176,7 +176,7 @@ describe('Workflow: a compensation that keeps failing', () => {
     saga = await localSaga({ overrides: everyFunction(faults) });
     await seed(saga, shop);
   });
-  afterAll(() => saga.ddb.destroy());
+  afterAll(() => saga.close());
 
   it('ends COMPENSATION_FAILED, never silently FAILED, when a compensation keeps failing', async () => {
     const b = await buyer(saga);
@@ -214,7 +214,7 @@ describe('Workflow: fences against late forward writes', () => {
     saga = await localSaga({ overrides: everyFunction(faults), lambdaTimeoutSeconds: 0.3 });
     await seed(saga, shop);
   });
-  afterAll(() => saga.ddb.destroy());
+  afterAll(() => saga.close());
 
   it.each(STEPS)('fences %s when it never committed, and its late write cannot commit afterwards', async (step) => {
     const b = await buyer(saga);

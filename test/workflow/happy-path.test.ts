@@ -28,7 +28,7 @@ describe('Workflow: purchase happy path', () => {
     saga = await localSaga();
     await seed(saga, shop);
   });
-  afterAll(() => saga.ddb.destroy());
+  afterAll(() => saga.close());
 
   it('completes a purchase without a coupon and moves money, stock and slots exactly once', async () => {
     const orderId = newOrderId();

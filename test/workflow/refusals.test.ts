@@ -61,7 +61,7 @@ describe('Workflow: refusals', () => {
     const { run } = await purchase(saga, { orderId: newOrderId(), userId: 'rich', itemId: 'potion', quantity: 1, couponId: 'USED-ONE' });
     expect(run.output).toMatchObject({ status: 'COMPLETED' });
   });
-  afterAll(() => saga.ddb.destroy());
+  afterAll(() => saga.close());
 
   async function refused(p: Omit<Purchase, 'orderId'>, setup?: (orderId: string) => Promise<void>) {
     const orderId = newOrderId();

@@ -1,0 +1,82 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { z } from 'zod';
+import type { Deps } from '../saga/deps.js';
+import { sfnClient } from '../shared/aws-clients.js';
+import { readEnv, readTables, type TableVar } from '../shared/config.js';
+import { documentClient } from '../shared/dynamodb/client.js';
+import { StepFunctionsWorkflow, type Workflow } from '../shared/workflow.js';
+import { HttpProblem, problem } from './http.js';
+import { adminRoutes } from './routes/admin.js';
+import { catalogRoutes } from './routes/catalog.js';
+import { orderRoutes } from './routes/orders.js';
+import type { Route } from './routes/types.js';
+import { Principal } from './schemas.js';
+
+const ApiEnv = z.object({
+  STATE_MACHINE_ARN: z.string().startsWith('arn:'),
+  WORKFLOW_TYPE: z.enum(['EXPRESS', 'STANDARD']),
+  /** STANDARD only: how long POST /orders waits before answering 202 (API Gateway gives up at 29 s). */
+  WORKFLOW_WAIT_MS: z.coerce.number().int().min(0).max(25_000).default(8_000),
+});
+
+/** The API never touches payments; infra/catalog.ts grants it exactly these tables. */
+export type ApiTable = Exclude<TableVar, 'PAYMENTS_TABLE'>;
+const TABLES: ApiTable[] = ['ACCOUNTS_TABLE', 'CATALOG_TABLE', 'INVENTORY_TABLE', 'COUPONS_TABLE', 'ORDERS_TABLE', 'IDEMPOTENCY_TABLE'];
+
+export interface ApiOverrides {
+  ddb?: DynamoDBDocumentClient;
+  workflow?: Workflow;
+  clock?: () => Date;
+}
+
+export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+/** The one API Lambda: parse and validate, call domain code, map the result or a typed error. */
+export function createHandler(env: NodeJS.ProcessEnv, overrides: ApiOverrides = {}): ApiHandler {
+  const config = readEnv(ApiEnv, env);
+  const tables = readTables(TABLES, env);
+  const data: Deps<ApiTable> = { ddb: overrides.ddb ?? documentClient(), tables, clock: overrides.clock ?? (() => new Date()) };
+  const workflow = overrides.workflow ?? new StepFunctionsWorkflow(sfnClient(), config.STATE_MACHINE_ARN, config.WORKFLOW_TYPE);
+  const persistenceStore = new DynamoDBPersistenceLayer({ tableName: tables.IDEMPOTENCY_TABLE, awsSdkV3Client: new DynamoDBClient({}) });
+
+  const routes = [
+    ...orderRoutes({ data, workflow, waitMs: config.WORKFLOW_WAIT_MS, persistenceStore }),
+    ...catalogRoutes(data),
+    ...adminRoutes(data),
+  ];
+  const byResource = new Map<string, Route[]>();
+  for (const r of routes) byResource.set(r.resource, [...(byResource.get(r.resource) ?? []), r]);
+
+  return async (event, context) => {
+    const instance = event.requestContext.path ?? event.path;
+    try {
+      const candidates = byResource.get(event.resource) ?? [];
+      if (candidates.length === 0) throw new HttpProblem('not-found', `No route ${event.resource}`);
+      const route = candidates.find((r) => r.method === event.httpMethod);
+      if (!route) {
+        throw new HttpProblem('method-not-allowed', undefined, {}, { Allow: candidates.map((r) => r.method).join(', ') });
+      }
+      const principal = Principal.safeParse(event.requestContext.authorizer ?? {});
+      if (!principal.success) throw new HttpProblem('unauthenticated');
+      if (route.admin && !principal.data.admin) throw new HttpProblem('forbidden', 'This route needs the admin role');
+      return await route.handle({ event, context, principal: principal.data, params: pathParams(event) });
+    } catch (err) {
+      if (err instanceof HttpProblem) return problem(err, instance);
+      // Unexpected: log it whole (never swallow) and answer a 500 without internals.
+      console.error(JSON.stringify({ level: 'ERROR', message: 'Unhandled error', path: event.path, requestId: context.awsRequestId, error: describe(err) }));
+      return problem(new HttpProblem('internal', `Request ${context.awsRequestId} failed`), instance);
+    }
+  };
+}
+
+function pathParams(event: APIGatewayProxyEvent): Record<string, string> {
+  return Object.fromEntries(Object.entries(event.pathParameters ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+function describe(err: unknown): Record<string, unknown> {
+  return err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : { value: String(err) };
+}
+
