@@ -2,6 +2,7 @@
  * CDK app entry (`cdk.json`: `npx tsx infra/app.ts`). Options come from CDK context, e.g.
  *   npx cdk deploy -c workflowType=STANDARD -c paymentProvider=http -c paymentProviderUrl=https://pay.example
  *   npx cdk deploy -c retainData=false -c stackName=PurchaseSaga-dev
+ *   npx cdk deploy -c jwksUrl=https://cognito-idp.<region>.amazonaws.com/<pool>/.well-known/jwks.json -c jwtIssuer=... -c adminClaim=cognito:groups
  */
 import { App } from 'aws-cdk-lib';
 import {
@@ -35,6 +36,14 @@ function optionalBoolean(app: App, key: string): boolean | undefined {
   throw new Error(`context '${key}' must be true or false; got ${JSON.stringify(value)}`);
 }
 
+function optionalInt(app: App, key: string, min: number, max: number): number | undefined {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || value === null || value === '') return undefined;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`context '${key}' must be an integer in [${min}, ${max}]; got ${JSON.stringify(value)}`);
+  return n;
+}
+
 const app = new App();
 const workflowType = oneOf<WorkflowType>(app, 'workflowType', WORKFLOW_TYPES);
 const paymentProvider = oneOf<PaymentProviderKind>(app, 'paymentProvider', PAYMENT_PROVIDERS);
@@ -49,6 +58,14 @@ new PurchaseSagaStack(app, 'PurchaseSaga', {
   paymentProvider,
   paymentProviderUrl,
   retainData,
+  jwksUrl: optionalString(app, 'jwksUrl'),
+  jwtIssuer: optionalString(app, 'jwtIssuer'),
+  jwtAudience: optionalString(app, 'jwtAudience'),
+  adminClaim: optionalString(app, 'adminClaim'),
+  adminValue: optionalString(app, 'adminValue'),
+  apiRateLimit: optionalInt(app, 'apiRateLimit', 1, 10_000),
+  apiBurstLimit: optionalInt(app, 'apiBurstLimit', 1, 5_000),
+  workflowWaitMs: optionalInt(app, 'workflowWaitMs', 0, 25_000),
 });
 
 app.synth();

@@ -28,5 +28,6 @@ export const GATEWAY_PROBLEMS: GatewayProblem[] = [
   gateway('INTEGRATION_TIMEOUT', 'gateway-timeout'),
   gateway('AUTHORIZER_FAILURE', 'internal'),
   gateway('AUTHORIZER_CONFIGURATION_ERROR', 'internal'),
-  gateway('BAD_GATEWAY', 'bad-gateway'),
+  // A Lambda error or a malformed proxy answer: API Gateway's 502 "Internal server error".
+  gateway('INTEGRATION_FAILURE', 'bad-gateway'),
 ];

@@ -93,7 +93,7 @@ const DEFAULT_RESPONSES: Record<string, { status: number; message: string | null
   THROTTLED: { status: 429, message: 'Too Many Requests' },
   REQUEST_TOO_LARGE: { status: 413, message: 'Request Too Long' },
   INTEGRATION_TIMEOUT: { status: 504, message: 'Endpoint request timed out' },
-  BAD_GATEWAY: { status: 502, message: 'Internal server error' },
+  INTEGRATION_FAILURE: { status: 502, message: 'Internal server error' },
 };
 
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -102,6 +102,12 @@ const INTEGRATION_TIMEOUT_MS = 29_000;
 export interface LocalApiGatewayOptions {
   region: string;
   accountId: string;
+  /**
+   * `stage` (default): paths as on the execute-api URL, the stage name first in
+   * `requestContext.path` (`/v1/orders`). `root`: as behind a custom domain mapped without a
+   * base path (`/orders`), which is how `npm start` serves the API on localhost.
+   */
+  mount?: 'stage' | 'root';
   /** Lambdas by their logical id in the template. */
   lambdas: Map<string, LocalLambda>;
 }
@@ -199,7 +205,7 @@ export class LocalApiGateway {
     if (result === 'timeout') return this.gatewayResponse('INTEGRATION_TIMEOUT', requestId);
     const proxy = ProxyResult.safeParse(result.ok ? result.payload : undefined);
     // A function error or a malformed proxy answer is a 502, as API Gateway answers it.
-    if (!proxy.success) return this.gatewayResponse('BAD_GATEWAY', requestId);
+    if (!proxy.success) return this.gatewayResponse('INTEGRATION_FAILURE', requestId);
     const body = proxy.data.isBase64Encoded ? Buffer.from(proxy.data.body ?? '', 'base64').toString('utf8') : (proxy.data.body ?? '');
     return {
       statusCode: proxy.data.statusCode,
@@ -275,7 +281,7 @@ export class LocalApiGateway {
         protocol: 'HTTP/1.1',
         httpMethod: match.method.httpMethod,
         identity: identity(req.sourceIp ?? '127.0.0.1', headerValue(headers, 'user-agent') ?? null),
-        path: `/${this.stage}${url.pathname}`,
+        path: this.options.mount === 'root' ? url.pathname : `/${this.stage}${url.pathname}`,
         stage: this.stage,
         requestId,
         requestTimeEpoch: now.getTime(),

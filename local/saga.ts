@@ -54,6 +54,8 @@ export interface LocalSagaOptions {
   lambdaTimeoutSeconds?: number;
   /** Per-function replacements handed to `createHandler` (fault-injecting clients, a provider, a clock). */
   overrides?: Partial<Record<FunctionId, Record<string, unknown>>>;
+  /** How the API is mounted (see LocalApiGatewayOptions.mount). */
+  apiMount?: 'stage' | 'root';
 }
 
 export interface LocalSaga {
@@ -161,7 +163,12 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
   });
   aws.machines.set(stateMachineArn, stateMachine);
 
-  const api = new LocalApiGateway(template, { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT, lambdas: byLogicalId });
+  const api = new LocalApiGateway(template, {
+    region: LOCAL_REGION,
+    accountId: LOCAL_ACCOUNT,
+    lambdas: byLogicalId,
+    ...(options.apiMount ? { mount: options.apiMount } : {}),
+  });
   const ddb = documentClient();
   return {
     tables,

@@ -27,21 +27,39 @@ export async function orderWithTimeline(deps: Deps<'ORDERS_TABLE'>, orderId: str
     items.push(...(page.Items ?? []));
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);
-  const order = items.find((i) => i['sk'] === keys.order(orderId).sk);
+  const order = items.find((i) => i['sk'] === keys.order(orderId).sk) as unknown as Order | undefined;
   if (!order) return undefined;
-  const { pk: _pk, sk: _sk, ...fields } = order;
   const steps = items
     .filter((i) => String(i['sk']).startsWith(STEP_PREFIX))
     .map((i) => ({
       step: String(i['step']),
       status: String(i['status']),
       at: [i['compensatedAt'], i['fencedAt'], i['committedAt']].find((v): v is string => typeof v === 'string'),
-    }));
+    }))
+    .sort((a, b) => (a.at ?? '').localeCompare(b.at ?? ''));
   const events = items
     .filter((i) => String(i['sk']).startsWith(EVENT_PREFIX))
     .map((i) => ({ eventId: String(i['eventId']), type: String(i['type']), timestamp: String(i['timestamp']) }))
     .sort((a, b) => a.timestamp.localeCompare(b.timestamp));
-  return { ...(fields as unknown as Order), steps, events };
+  // An explicit shape: what clients get does not change when a stored attribute is added.
+  return {
+    orderId: order.orderId,
+    userId: order.userId,
+    status: order.status,
+    itemId: order.itemId,
+    quantity: order.quantity,
+    unitPrice: order.unitPrice,
+    ...(order.couponId !== undefined ? { couponId: order.couponId } : {}),
+    discount: order.discount,
+    totalAmount: order.totalAmount,
+    ...(order.failedStep !== undefined ? { failedStep: order.failedStep } : {}),
+    ...(order.reason !== undefined ? { reason: order.reason } : {}),
+    ...(order.reasonDetail !== undefined ? { reasonDetail: order.reasonDetail } : {}),
+    createdAt: order.createdAt,
+    updatedAt: order.updatedAt,
+    steps,
+    events,
+  };
 }
 
 export interface ItemView {

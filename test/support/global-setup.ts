@@ -6,9 +6,12 @@ import { synthTemplate, type CfnTemplate } from '../../local/template.js';
 let dynamo: DynamoDbLocal | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
+  project.provide('template', synthTemplate());
+  // The e2e suite against LocalStack or AWS needs no local database.
+  const target = process.env['E2E_TARGET'];
+  if (target && target !== 'local') return;
   dynamo = await startDynamoDbLocal();
   project.provide('dynamoEndpoint', dynamo.endpoint);
-  project.provide('template', synthTemplate());
 }
 
 export async function teardown(): Promise<void> {

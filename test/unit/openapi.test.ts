@@ -68,6 +68,7 @@ interface Operation {
 }
 interface OpenApi {
   openapi: string;
+  servers?: { url: string }[];
   security?: SecurityRequirement[];
   paths: Record<string, Record<string, Operation | Parameter[] | string>>;
   components: { securitySchemes: Record<string, { type: string; scheme?: string; bearerFormat?: string }> };
@@ -230,14 +231,56 @@ describe('Docs: openapi.yaml', () => {
   });
 
   it('documents the answers API Gateway and the API Lambda give on every route', () => {
+    // What API Gateway itself may answer on any known route (authorizer, throttling, integration).
+    const gatewayOnEveryRoute: Partial<Record<string, ProblemType>> = {
+      '401': 'unauthenticated',
+      '429': 'too-many-requests',
+      '500': 'internal',
+      '502': 'bad-gateway',
+      '504': 'gateway-timeout',
+    };
     for (const route of API_ROUTES) {
       const key = `${route.method} ${route.path}`;
-      const statuses = Object.keys(operation(key).responses);
-      expect(statuses, key).toEqual(expect.arrayContaining(['401', '429', '500', '504']));
+      const op = operation(key);
+      const statuses = Object.keys(op.responses);
+      expect(statuses, key).toEqual(expect.arrayContaining(Object.keys(gatewayOnEveryRoute)));
+      for (const [status, slug] of Object.entries(gatewayOnEveryRoute)) {
+        expect(deref(op.responses[status] ?? {})['x-problem-types'], `${key} ${status}`).toContain(slug);
+      }
       if (route.admin) expect(statuses, key).toContain('403');
       if (key in BODIES) expect(statuses, key).toEqual(expect.arrayContaining(['400', '413', '415']));
       expect(statuses.some((s) => s.startsWith('2')), key).toBe(true);
     }
+  });
+
+  it('documents every problem type on some route (method-not-allowed only exists without API Gateway)', () => {
+    const documented = new Set(operations.flatMap(({ op }) => responses(op).flatMap(([, r]) => r['x-problem-types'] ?? [])));
+    const missing = Object.keys(PROBLEMS).filter((slug) => !documented.has(slug));
+    expect(missing).toEqual(['method-not-allowed']);
+  });
+
+  it('answers 409 slots-in-use when PUT /admin/users/{userId}/slots asks for less than the slots in use', () => {
+    const conflict = deref(operation('PUT /admin/users/{userId}/slots').responses['409'] ?? {});
+    expect(conflict['x-problem-types']).toEqual(['slots-in-use']);
+  });
+
+  it('shows Location and instance paths with the stage prefix the client used on the execute-api URL', () => {
+    expect((doc.servers ?? []).map((s) => new URL(s.url.replace(/\{[^}]+\}/g, 'x')).pathname)).toEqual(['/v1']);
+    const instances: string[] = [];
+    for (const { op } of operations) {
+      for (const [, response] of responses(op)) {
+        for (const media of Object.values(response.content ?? {})) {
+          for (const example of examplesOf(media)) {
+            const instance = (example as Record<string, unknown>)['instance'];
+            if (instance !== undefined) instances.push(String(instance));
+          }
+        }
+      }
+    }
+    expect(instances.length).toBeGreaterThan(0);
+    for (const instance of instances) expect(instance).toMatch(/^\/v1\//);
+    const orderLocation = deref<{ $ref?: string; schema?: { example?: string } }>({ $ref: '#/components/headers/OrderLocation' });
+    expect(orderLocation.schema?.example).toMatch(/^\/v1\/orders\//);
   });
 
   it('gives the Problem schema its RFC 9457 members and the purchase and validation extensions', () => {

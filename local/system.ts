@@ -1,0 +1,113 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { PurchaseSagaStackProps } from '../infra/stack.js';
+import { seedDemo } from './demo-data.js';
+import { assertJava, assertPortFree, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
+import { startLocalSaga, stopSharedEndpoint, type LocalSaga } from './saga.js';
+import { REPO_ROOT } from './template.js';
+
+/**
+ * The whole system on one machine: DynamoDB Local, the template's tables, the saga and edge
+ * Lambdas' own code, the deployed state machine behind a local Step Functions endpoint, and the
+ * REST API served over HTTP the way API Gateway serves it.
+ */
+export interface LocalSystemOptions {
+  port?: number;
+  /** Keep DynamoDB data under .local/dynamodb instead of in memory. */
+  persist?: boolean;
+  /** Use an already running DynamoDB Local instead of starting one (tests). */
+  dynamoEndpoint?: string;
+  stackProps?: PurchaseSagaStackProps;
+  seed?: boolean;
+  /** Table name prefix (tests sharing one DynamoDB Local). */
+  tablePrefix?: string;
+}
+
+export interface LocalSystem {
+  url: string;
+  saga: LocalSaga;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_PORT = 3000;
+/** API Gateway refuses larger payloads; reading stops there. */
+const MAX_REQUEST_BYTES = 10 * 1024 * 1024 + 1;
+
+export async function startLocalSystem(options: LocalSystemOptions = {}): Promise<LocalSystem> {
+  const port = options.port ?? DEFAULT_PORT;
+  if (!options.dynamoEndpoint) assertJava();
+  await assertPortFree(port, 'the API');
+
+  let dynamo: DynamoDbLocal | undefined;
+  let saga: LocalSaga | undefined;
+  let server: Server | undefined;
+  const stop = async () => {
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    server?.closeAllConnections();
+    await saga?.close();
+    await stopSharedEndpoint();
+    await dynamo?.stop();
+  };
+  try {
+    let endpoint = options.dynamoEndpoint;
+    if (!endpoint) {
+      const dbPath = options.persist ? resolve(REPO_ROOT, '.local/dynamodb') : undefined;
+      if (dbPath) mkdirSync(dbPath, { recursive: true });
+      dynamo = await startDynamoDbLocal(dbPath ? { dbPath } : {});
+      endpoint = dynamo.endpoint;
+    }
+    saga = await startLocalSaga({
+      dynamoEndpoint: endpoint,
+      apiMount: 'root',
+      ...(options.stackProps ? { stackProps: options.stackProps } : {}),
+      ...(options.tablePrefix ? { tablePrefix: options.tablePrefix } : {}),
+    });
+    if (options.seed ?? true) await seedDemo({ ddb: saga.ddb, tables: saga.tables, clock: () => new Date() });
+
+    const api = saga.api;
+    server = createServer((req, res) => {
+      void (async () => {
+        try {
+          const body = await readBody(req);
+          const headers = Object.fromEntries(
+            Object.entries(req.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(',') : v]])),
+          );
+          const answer = await api.handle({
+            method: req.method ?? 'GET',
+            path: req.url ?? '/',
+            headers,
+            ...(body !== undefined ? { body } : {}),
+            sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+          });
+          res.writeHead(answer.statusCode, answer.headers).end(answer.body);
+        } catch (err) {
+          // The local gateway itself broke: say so loudly, as API Gateway would answer 500.
+          console.error('local API Gateway error:', err);
+          if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ message: 'Internal server error' }));
+        }
+      })();
+    });
+    await new Promise<void>((resolveListen, reject) => {
+      server?.once('error', reject);
+      server?.listen(port, '127.0.0.1', () => resolveListen());
+    });
+    return { url: `http://localhost:${port}`, saga, stop };
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > MAX_REQUEST_BYTES) break;
+    chunks.push(buf);
+  }
+  return chunks.length ? Buffer.concat(chunks).toString('utf8') : undefined;
+}

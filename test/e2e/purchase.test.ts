@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orderIdFor } from '../../lambdas/api/routes/orders.js';
+import { e2eTarget, type Target } from './target.js';
+
+/**
+ * One end-to-end suite over HTTP for every target (local, LocalStack, AWS): what a client of the
+ * deployed API sees. Data is created through the admin API with names unique to this run.
+ */
+const run = randomUUID().slice(0, 8);
+const id = (name: string) => `e2e-${run}-${name}`;
+const ITEM = id('sword');
+const RARE = id('rare');
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: Record<string, unknown>;
+}
+
+describe(`E2E (${process.env['E2E_TARGET'] ?? 'local'})`, () => {
+  let target: Target;
+  let admin: string;
+  let alice: string;
+  let poor: string;
+
+  async function http(method: string, path: string, opts: { token?: string; key?: string; body?: unknown } = {}): Promise<Answer> {
+    const headers: Record<string, string> = {};
+    if (opts.token) headers['Authorization'] = `Bearer ${opts.token}`;
+    if (opts.key) headers['Idempotency-Key'] = opts.key;
+    if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+    const res = await fetch(`${target.apiUrl}${path}`, {
+      method,
+      headers,
+      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+    });
+    const text = await res.text();
+    let json: Record<string, unknown> = {};
+    try {
+      json = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      // not JSON
+    }
+    return { status: res.status, headers: res.headers, text, json };
+  }
+
+  /** A purchase as a client makes it: STANDARD workflows may answer 202, then the order is polled. */
+  async function purchase(token: string, body: Record<string, unknown>, key = randomUUID()) {
+    const first = await http('POST', '/orders', { token, key, body });
+    if (first.status !== 202) return { first, final: first.json, key };
+    for (let i = 0; i < 60; i++) {
+      const order = await http('GET', `/orders/${String(first.json['orderId'])}`, { token });
+      if (order.json['status'] !== 'PENDING') return { first, final: order.json, key };
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error('The order stayed PENDING');
+  }
+
+  beforeAll(async () => {
+    target = await e2eTarget();
+    [admin, alice, poor] = await Promise.all([target.token(id('admin'), true), target.token(id('alice')), target.token(id('poor'))]);
+    const setup = [
+      await http('POST', '/admin/items', { token: admin, body: { itemId: ITEM, name: 'E2E sword', price: 3_000, stock: 20 } }),
+      await http('POST', '/admin/items', { token: admin, body: { itemId: RARE, name: 'E2E rare', price: 1_000, stock: 1 } }),
+      await http('POST', `/admin/users/${id('alice')}/top-ups`, { token: admin, key: `${run}-alice`, body: { amount: 50_000 } }),
+      await http('PUT', `/admin/users/${id('alice')}/slots`, { token: admin, body: { capacity: 5 } }),
+      await http('POST', `/admin/users/${id('alice')}/coupons`, { token: admin, body: { couponId: 'E2E', discount: 500, expiresAt: '2099-01-01T00:00:00Z' } }),
+      await http('POST', `/admin/users/${id('poor')}/top-ups`, { token: admin, key: `${run}-poor`, body: { amount: 100 } }),
+      await http('PUT', `/admin/users/${id('poor')}/slots`, { token: admin, body: { capacity: 5 } }),
+    ];
+    expect(setup.map((s) => s.status)).toEqual([201, 201, 200, 200, 201, 200, 200]);
+  });
+  afterAll(() => target?.close());
+
+  it('completes a purchase with a coupon and shows it in the order timeline and on /me', async () => {
+    const { first, final } = await purchase(alice, { itemId: ITEM, quantity: 2, couponId: 'E2E' });
+    expect([201, 202]).toContain(first.status);
+    expect(final).toMatchObject({ status: 'COMPLETED', totalAmount: 5_500, discount: 500 });
+
+    const order = await http('GET', `/orders/${String(final['orderId'])}`, { token: alice });
+    expect((order.json['events'] as { type: string }[]).map((e) => e.type)).toEqual([
+      'ORDER_CREATED',
+      'PAYMENT_RESERVED',
+      'COUPON_USED',
+      'INVENTORY_RESERVED',
+      'ITEM_RESERVED',
+      'PAYMENT_PROCESSED',
+      'ORDER_COMPLETED',
+    ]);
+    const me = await http('GET', '/me', { token: alice });
+    expect(me.json).toMatchObject({ balance: 50_000 - 5_500, slots: { capacity: 5, used: 2, free: 3 }, items: [{ itemId: ITEM, quantity: 2 }] });
+  });
+
+  it('replays a request with the same Idempotency-Key byte for byte, and refuses another body with 422', async () => {
+    const key = randomUUID();
+    const first = await http('POST', '/orders', { token: alice, key, body: { itemId: ITEM, quantity: 1 } });
+    const again = await http('POST', '/orders', { token: alice, key, body: { itemId: ITEM, quantity: 1 } });
+    const other = await http('POST', '/orders', { token: alice, key, body: { itemId: ITEM, quantity: 2 } });
+    expect(again.status).toBe(first.status);
+    expect(again.text).toBe(first.text);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(other.status).toBe(422);
+  });
+
+  it.each([
+    ['poor', { quantity: 1 }, 402, 'DeductBalance', 'InsufficientBalance'],
+    ['alice', { quantity: 1, couponId: 'NONE' }, 422, 'UseCoupon', 'CouponNotFound'],
+    ['alice', { quantity: 10 }, 409, 'ReserveInventorySlots', 'InventoryFull'],
+  ] as const)('refuses for %s %j with %i, failedStep and reason, and rolls back', async (user, body, status, failedStep, reason) => {
+    const token = user === 'poor' ? poor : alice;
+    const before = await http('GET', '/me', { token });
+    const { first, final } = await purchase(token, { itemId: ITEM, ...body });
+    if (first.status === 202) expect(final).toMatchObject({ status: 'FAILED', failedStep, reason });
+    else {
+      expect(first.status).toBe(status);
+      expect(first.headers.get('content-type')).toBe('application/problem+json');
+      expect(first.json).toMatchObject({ status, failedStep, reason });
+    }
+    const after = await http('GET', '/me', { token });
+    expect(after.json).toEqual(before.json);
+  });
+
+  it('sells the last item once: the second buyer gets 409 out-of-stock', async () => {
+    const a = await purchase(alice, { itemId: RARE, quantity: 1 });
+    const b = await purchase(alice, { itemId: RARE, quantity: 1 });
+    expect(a.final).toMatchObject({ status: 'COMPLETED' });
+    expect(b.final).toMatchObject(b.first.status === 202 ? { status: 'FAILED', reason: 'OutOfStock' } : { failedStep: 'ReserveStock', reason: 'OutOfStock' });
+    const item = await http('GET', `/items/${RARE}`, { token: alice });
+    expect(item.json['stock']).toBe(0);
+  });
+
+  it('rolls everything back when the payment provider declines', async () => {
+    const key = randomUUID();
+    // The API derives the orderId from (user, key), so the test can script the provider first.
+    await target.scriptProvider(orderIdFor(id('alice'), key), { decline: 'card_declined' });
+    const before = await http('GET', '/me', { token: alice });
+    const { first, final } = await purchase(alice, { itemId: ITEM, quantity: 1 }, key);
+    if (first.status !== 202) expect(first.status).toBe(402);
+    expect(final).toMatchObject({ failedStep: 'ChargePayment', reason: 'PaymentDeclined' });
+    const after = await http('GET', '/me', { token: alice });
+    expect(after.json).toEqual(before.json);
+  });
+
+  it('answers 401 without or with a bad token, 403 on admin routes for users, 404 for unknown routes', async () => {
+    expect((await http('GET', '/me')).status).toBe(401);
+    expect((await http('GET', '/me', { token: `${alice}x` })).status).toBe(401);
+    const forbidden = await http('POST', '/admin/items', { token: alice, body: { itemId: id('x'), name: 'x', price: 1, stock: 1 } });
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.headers.get('content-type')).toBe('application/problem+json');
+    expect((await http('GET', '/nowhere', { token: alice })).status).toBe(404);
+  });
+});
