@@ -19,6 +19,7 @@ export const EVENT_TYPES = [
   'PAYMENT_ROLLBACK',
   'ORDER_FAILED',
   'ORDER_COMPENSATION_FAILED',
+  'NOTIFICATION_SENT',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -28,6 +29,8 @@ export interface OutboxEvent {
   /** Stable across retries and redeliveries: consumers deduplicate on it. */
   eventId: string;
   type: EventType;
+  /** Distinguishes several events of one type for an order (NOTIFICATION_SENT per notification). */
+  qualifier?: string;
   orderId: string;
   userId: string;
   timestamp: string;
@@ -39,10 +42,12 @@ export function outboxEvent(
   order: { orderId: string; userId: string },
   timestamp: string,
   payload: EventPayload,
+  qualifier?: string,
 ): OutboxEvent {
   return {
-    eventId: `${order.orderId}:${type}`,
+    eventId: qualifier ? `${order.orderId}:${type}:${qualifier}` : `${order.orderId}:${type}`,
     type,
+    ...(qualifier ? { qualifier } : {}),
     orderId: order.orderId,
     userId: order.userId,
     timestamp,

@@ -25,7 +25,10 @@ export const keys = {
   // orders table: the order, its step records and its outbox events share one partition
   order: (orderId: string): Key => ({ pk: `ORDER#${orderId}`, sk: 'ORDER' }),
   stepRecord: (orderId: string, step: string): Key => ({ pk: `ORDER#${orderId}`, sk: `STEP#${step}` }),
-  outboxEvent: (orderId: string, type: EventType): Key => ({ pk: `ORDER#${orderId}`, sk: `EVENT#${type}` }),
+  outboxEvent: (orderId: string, type: EventType, qualifier?: string): Key => ({
+    pk: `ORDER#${orderId}`,
+    sk: qualifier ? `EVENT#${type}#${qualifier}` : `EVENT#${type}`,
+  }),
   // payments table
   payment: (orderId: string): Key => ({ pk: `ORDER#${orderId}`, sk: 'PAYMENT' }),
   providerCharge: (idempotencyKey: string): Key => ({ pk: `SIMPROVIDER#CHARGE#${idempotencyKey}`, sk: 'CHARGE' }),

@@ -215,7 +215,7 @@ export function outboxPut(table: string, event: OutboxEvent): TransactItem {
   return {
     Put: {
       TableName: table,
-      Item: { ...keys.outboxEvent(event.orderId, event.type), ...event },
+      Item: { ...keys.outboxEvent(event.orderId, event.type, event.qualifier), ...event },
       ConditionExpression: 'attribute_not_exists(pk)',
     },
   };
