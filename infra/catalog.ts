@@ -4,7 +4,7 @@
  * stand-in finds each function's code through the `purchase-saga:source` metadata the stack
  * puts on it. Change a step's data access here and in its code, nowhere else.
  */
-export type TableId = 'Accounts' | 'Catalog' | 'Inventory' | 'Coupons' | 'Orders' | 'Payments' | 'Idempotency';
+export type TableId = 'Accounts' | 'Catalog' | 'Inventory' | 'Coupons' | 'Orders' | 'Payments' | 'Notifications' | 'Idempotency';
 
 /** Env var through which a function learns a table's name. */
 export const TABLE_ENV: Record<TableId, string> = {
@@ -14,6 +14,7 @@ export const TABLE_ENV: Record<TableId, string> = {
   Coupons: 'COUPONS_TABLE',
   Orders: 'ORDERS_TABLE',
   Payments: 'PAYMENTS_TABLE',
+  Notifications: 'NOTIFICATIONS_TABLE',
   Idempotency: 'IDEMPOTENCY_TABLE',
 };
 
@@ -121,3 +122,29 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'POST', path: '/admin/users/{userId}/coupons', admin: true },
   { method: 'PUT', path: '/admin/users/{userId}/slots', admin: true },
 ];
+
+/**
+ * The event side: the outbox publisher (Orders stream -> EventBridge), the notification consumer
+ * (EventBridge rule -> Lambda) and the external data transmission consumer (rule -> SQS -> Lambda).
+ * Deliveries (dedupe records, sent notifications, transmissions) live in the Notifications table.
+ */
+export interface EventFunction {
+  id: 'Publisher' | 'Notifier' | 'Transmitter';
+  dir: string;
+  access: Partial<Record<TableId, DynamoAction[]>>;
+}
+
+export const EVENT_FUNCTIONS: EventFunction[] = [
+  // Reads the Orders stream through its event source mapping; writes nothing to DynamoDB.
+  { id: 'Publisher', dir: 'publisher', access: {} },
+  // Claims each event once, sends, records the delivery and the NOTIFICATION_SENT outbox event.
+  { id: 'Notifier', dir: 'notifier', access: { Notifications: ['GetItem', 'PutItem', 'UpdateItem'], Orders: ['PutItem'] } },
+  // Claims each ORDER_COMPLETED once and records the transmission after the endpoint accepted it.
+  { id: 'Transmitter', dir: 'transmitter', access: { Notifications: ['GetItem', 'PutItem', 'UpdateItem'] } },
+];
+
+/** Events the notification consumer handles, and the one the transmission consumer forwards. */
+export const NOTIFIED_EVENTS = ['ORDER_COMPLETED', 'ORDER_FAILED', 'PAYMENT_PROCESSED'] as const;
+export const TRANSMITTED_EVENTS = ['ORDER_COMPLETED'] as const;
+/** `source` of every event the publisher puts on the bus. */
+export const EVENT_SOURCE = 'purchase-saga.orders';

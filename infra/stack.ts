@@ -67,7 +67,7 @@ export const DEFAULT_API_RATE_LIMIT = 50;
 export const DEFAULT_API_BURST_LIMIT = 100;
 
 /** Tables holding business state (money, orders, stock, items, coupons): retained unless told otherwise. */
-const BUSINESS_TABLES: TableId[] = ['Accounts', 'Catalog', 'Inventory', 'Coupons', 'Orders', 'Payments'];
+const BUSINESS_TABLES: TableId[] = ['Accounts', 'Catalog', 'Inventory', 'Coupons', 'Orders', 'Payments', 'Notifications'];
 
 /** Functions that talk to the external payment provider get more time than the others. */
 const SLOW_FUNCTIONS = new Set(['ChargePayment', 'RefundPayment']);

@@ -23,7 +23,7 @@ const ApiEnv = z.object({
 });
 
 /** The API never touches payments; infra/catalog.ts grants it exactly these tables. */
-export type ApiTable = Exclude<TableVar, 'PAYMENTS_TABLE'>;
+export type ApiTable = Exclude<TableVar, 'PAYMENTS_TABLE' | 'NOTIFICATIONS_TABLE'>;
 const TABLES: ApiTable[] = ['ACCOUNTS_TABLE', 'CATALOG_TABLE', 'INVENTORY_TABLE', 'COUPONS_TABLE', 'ORDERS_TABLE', 'IDEMPOTENCY_TABLE'];
 
 export interface ApiOverrides {

@@ -13,6 +13,7 @@ export const TableEnv = z.object({
   COUPONS_TABLE: tableName,
   ORDERS_TABLE: tableName,
   PAYMENTS_TABLE: tableName,
+  NOTIFICATIONS_TABLE: tableName,
   IDEMPOTENCY_TABLE: tableName,
 });
 export type Tables = z.infer<typeof TableEnv>;
