@@ -148,3 +148,21 @@ export const NOTIFIED_EVENTS = ['ORDER_COMPLETED', 'ORDER_FAILED', 'PAYMENT_PROC
 export const TRANSMITTED_EVENTS = ['ORDER_COMPLETED'] as const;
 /** `source` of every event the publisher puts on the bus. */
 export const EVENT_SOURCE = 'purchase-saga.orders';
+
+/**
+ * The reconciler (scheduled): runs the saga's own completion and compensations for stuck orders,
+ * so it needs the union of their access, plus the Orders `byStatus` index.
+ */
+export const RECONCILER_FUNCTION = {
+  id: 'Reconciler',
+  dir: 'reconciler',
+  payments: true,
+  access: {
+    Accounts: ['UpdateItem', 'PutItem'],
+    Catalog: ['UpdateItem'],
+    Inventory: ['UpdateItem', 'DeleteItem'],
+    Coupons: ['UpdateItem'],
+    Orders: ['GetItem', 'PutItem', 'UpdateItem', 'Query'],
+    Payments: ['GetItem', 'PutItem', 'UpdateItem'],
+  },
+} as const satisfies { id: string; dir: string; payments: boolean; access: Partial<Record<TableId, DynamoAction[]>> };

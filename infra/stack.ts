@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -13,6 +15,7 @@ import type { Construct } from 'constructs';
 import {
   API_ROUTES,
   EDGE_FUNCTIONS,
+  RECONCILER_FUNCTION,
   SAGA_FUNCTIONS,
   SOURCE_METADATA,
   STREAM_TABLES,
@@ -21,6 +24,7 @@ import {
   type TableId,
 } from './catalog.js';
 import { GATEWAY_PROBLEMS } from './gateway-responses.js';
+import { STATUS_INDEX } from '../lambdas/shared/dynamodb/keys.js';
 
 /** Repository root (this file lives in <root>/infra). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -61,6 +65,8 @@ export interface PurchaseSagaStackProps extends StackProps {
   apiBurstLimit?: number;
   /** STANDARD workflows: how long POST /orders waits for the end before answering 202. Default 8000 ms. */
   workflowWaitMs?: number;
+  /** A PENDING order older than this is reconciled (the seeds' reservation TTL). Default 300 s. */
+  pendingTtlSeconds?: number;
 }
 
 export const DEFAULT_API_RATE_LIMIT = 50;
@@ -121,6 +127,13 @@ export class PurchaseSagaStack extends Stack {
       Exclude<TableId, 'Idempotency'>,
       dynamodb.Table
     >;
+    // Sparse: only orders the reconciler must watch (PENDING, COMPENSATION_FAILED) carry its keys.
+    business.Orders.addGlobalSecondaryIndex({
+      indexName: STATUS_INDEX,
+      partitionKey: { name: 'gsi1pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'gsi1sk', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+    });
     // Powertools idempotency layout: partition key `id`, TTL on `expiration`. Records live 24 h;
     // nothing here is worth keeping after the stack is gone.
     const idempotency = new dynamodb.Table(this, 'IdempotencyTable', {
@@ -136,13 +149,7 @@ export class PurchaseSagaStack extends Stack {
     // ---- Saga step Lambdas, built from the catalog ------------------------------------------
     const functions = new Map<string, NodejsFunction>();
     for (const spec of SAGA_FUNCTIONS) {
-      const environment: Record<string, string> = {};
-      if (spec.payments) {
-        environment.PAYMENT_PROVIDER = paymentProvider;
-        environment.PAYMENT_CURRENCY = 'KRW';
-        environment.PAYMENT_PROVIDER_TIMEOUT_MS = '10000';
-        if (paymentProvider === 'http' && paymentProviderUrl) environment.PAYMENT_PROVIDER_URL = paymentProviderUrl;
-      }
+      const environment = spec.payments ? this.paymentEnvironment(paymentProvider, paymentProviderUrl) : {};
       const timeout = SLOW_FUNCTIONS.has(spec.id) ? 30 : 20;
       functions.set(spec.id, this.lambdaFunction({ ...spec, environment, timeout }, tables, dataRemovalPolicy));
     }
@@ -173,6 +180,28 @@ export class PurchaseSagaStack extends Stack {
     // ---- The HTTP edge: REST API, JWT authorizer, one API Lambda ----------------------------
     this.api = this.httpApi(props, { tables, functions, workflowType, dataRemovalPolicy });
 
+    // ---- The reconciler: every minute, stuck orders are driven to a terminal state -----------
+    const reconciler = this.lambdaFunction(
+      {
+        ...RECONCILER_FUNCTION,
+        access: RECONCILER_FUNCTION.access as Partial<Record<TableId, DynamoAction[]>>,
+        environment: {
+          ...this.paymentEnvironment(paymentProvider, paymentProviderUrl),
+          PENDING_TTL_SECONDS: String(props.pendingTtlSeconds ?? 300),
+        },
+        timeout: 120,
+      },
+      tables,
+      dataRemovalPolicy,
+    );
+    // One run at a time is enough, and bounds the load a backlog can cause.
+    (reconciler.node.defaultChild as CfnFunction).reservedConcurrentExecutions = 1;
+    new events.Rule(this, 'ReconcilerSchedule', {
+      description: 'Drive stuck purchase orders to a terminal state',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new eventsTargets.LambdaFunction(reconciler, { retryAttempts: 2 })],
+    });
+
     // ---- Outputs -----------------------------------------------------------------------------
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
     new CfnOutput(this, 'WorkflowType', { value: workflowType });
@@ -180,6 +209,15 @@ export class PurchaseSagaStack extends Stack {
     for (const [tableId, table] of Object.entries(tables)) {
       new CfnOutput(this, `${tableId}TableName`, { value: table.tableName });
     }
+  }
+
+  private paymentEnvironment(provider: PaymentProviderKind, url: string | undefined): Record<string, string> {
+    return {
+      PAYMENT_PROVIDER: provider,
+      PAYMENT_CURRENCY: 'KRW',
+      PAYMENT_PROVIDER_TIMEOUT_MS: '10000',
+      ...(provider === 'http' && url ? { PAYMENT_PROVIDER_URL: url } : {}),
+    };
   }
 
   private lambdaFunction(

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
-import { EDGE_FUNCTIONS, SAGA_FUNCTIONS, TABLE_ENV, type EdgeFunction, type TableId } from '../infra/catalog.js';
+import { EDGE_FUNCTIONS, RECONCILER_FUNCTION, SAGA_FUNCTIONS, TABLE_ENV, type EdgeFunction, type TableId } from '../infra/catalog.js';
 import type { PurchaseSagaStackProps } from '../infra/stack.js';
 import type { Tables } from '../lambdas/shared/config.js';
 import { documentClient } from '../lambdas/shared/dynamodb/client.js';
@@ -40,7 +40,7 @@ export function useLocalAws(dynamoEndpoint: string): void {
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 }
 
-export type FunctionId = (typeof SAGA_FUNCTIONS)[number]['id'] | EdgeFunction['id'];
+export type FunctionId = (typeof SAGA_FUNCTIONS)[number]['id'] | EdgeFunction['id'] | typeof RECONCILER_FUNCTION.id;
 
 export interface LocalSagaOptions {
   dynamoEndpoint: string;
@@ -142,7 +142,7 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
   const lambdas = new Map<FunctionId, LocalLambda>();
   const byArn = new Map<string, LocalLambda>();
   const byLogicalId = new Map<string, LocalLambda>();
-  const catalog: { id: FunctionId; dir: string }[] = [...SAGA_FUNCTIONS, ...EDGE_FUNCTIONS];
+  const catalog: { id: FunctionId; dir: string }[] = [...SAGA_FUNCTIONS, ...EDGE_FUNCTIONS, RECONCILER_FUNCTION];
   for (const spec of functionsOf(template, resolveRef)) {
     const entry = catalog.find((f) => `lambdas/${f.dir}` === spec.source);
     if (!entry) continue;

@@ -69,6 +69,10 @@ export interface Order {
   failedStep?: string;
   reason?: string;
   reasonDetail?: string;
+  /** Set when a compensation failed for good: which one, why, and how often it was retried. */
+  compensationStep?: string;
+  compensationError?: string;
+  compensationAttempts?: number;
   createdAt: string;
   updatedAt: string;
 }

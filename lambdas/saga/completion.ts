@@ -24,7 +24,7 @@ export function completeOrder(deps: CompletionDeps, order: StepInput) {
         Update: {
           TableName: deps.tables.ORDERS_TABLE,
           Key: keys.order(order.orderId),
-          UpdateExpression: 'SET #status = :completed, updatedAt = :now, completedAt = :now',
+          UpdateExpression: 'SET #status = :completed, updatedAt = :now, completedAt = :now REMOVE gsi1pk, gsi1sk',
           ConditionExpression: '#status = :pending',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':completed': 'COMPLETED', ':pending': 'PENDING', ':now': now },

@@ -2,7 +2,7 @@ import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { ItemNotFound } from '../domain/errors.js';
 import { outboxEvent } from '../domain/events.js';
 import { orderTotal, type Order } from '../domain/model.js';
-import { keys } from '../shared/dynamodb/keys.js';
+import { keys, statusIndexKey } from '../shared/dynamodb/keys.js';
 import { outboxPut } from '../shared/dynamodb/step-engine.js';
 import { getOrder } from './outcome.js';
 import { isoNow, type Deps } from './deps.js';
@@ -54,7 +54,8 @@ export async function createOrder(deps: OrderDeps, input: NewOrder): Promise<{ o
           {
             Put: {
               TableName: deps.tables.ORDERS_TABLE,
-              Item: { ...keys.order(order.orderId), ...order },
+              // Watched by the reconciler until the order ends.
+              Item: { ...keys.order(order.orderId), ...order, ...statusIndexKey('PENDING', order.orderId, now) },
               ConditionExpression: 'attribute_not_exists(pk)',
             },
           },

@@ -1,8 +1,8 @@
-import { TransactWriteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { OrderNotFound, OrderStateConflict } from '../domain/errors.js';
 import { outboxEvent } from '../domain/events.js';
 import type { FailureInput, Order, OrderStatus } from '../domain/model.js';
-import { keys } from '../shared/dynamodb/keys.js';
+import { keys, statusIndexKey } from '../shared/dynamodb/keys.js';
 import { outboxPut } from '../shared/dynamodb/step-engine.js';
 import { isoNow, type Deps } from './deps.js';
 
@@ -66,7 +66,9 @@ async function finish(
               Key: keys.order(input.orderId),
               UpdateExpression:
                 'SET #status = :status, failedStep = :failedStep, reason = :reason, reasonDetail = :detail, updatedAt = :now' +
-                (input.compensation ? ', compensationStep = :cstep, compensationError = :cerr' : ''),
+                (input.compensation ? ', compensationStep = :cstep, compensationError = :cerr' : '') +
+                // FAILED leaves the reconciler's index; COMPENSATION_FAILED is retried from now on.
+                (status === 'FAILED' ? ' REMOVE gsi1pk, gsi1sk' : ', gsi1pk = :gpk, gsi1sk = :now, compensationAttempts = :zero'),
               ConditionExpression: '#status = :pending',
               ExpressionAttributeNames: { '#status': 'status' },
               ExpressionAttributeValues: {
@@ -78,6 +80,9 @@ async function finish(
                 ':now': now,
                 ...(input.compensation
                   ? { ':cstep': input.compensation.step, ':cerr': input.compensation.error.Error }
+                  : {}),
+                ...(status === 'COMPENSATION_FAILED'
+                  ? { ':gpk': statusIndexKey('COMPENSATION_FAILED', input.orderId, now).gsi1pk, ':zero': 0 }
                   : {}),
               },
             },
@@ -104,4 +109,65 @@ export async function getOrder(deps: OutcomeDeps, orderId: string): Promise<Orde
   );
   if (!Item) throw new OrderNotFound(orderId);
   return Item as Order;
+}
+
+/**
+ * A COMPENSATION_FAILED order whose compensations all succeeded on a later attempt (by the
+ * reconciler): it ends FAILED, with its original failedStep and reason, and ORDER_FAILED.
+ */
+export async function resolveCompensationFailed(deps: OutcomeDeps, order: Order): Promise<void> {
+  const now = isoNow(deps);
+  await deps.ddb.send(
+    new TransactWriteCommand({
+      TransactItems: [
+        {
+          Update: {
+            TableName: deps.tables.ORDERS_TABLE,
+            Key: keys.order(order.orderId),
+            UpdateExpression: 'SET #status = :failed, updatedAt = :now, compensationResolvedAt = :now REMOVE gsi1pk, gsi1sk',
+            ConditionExpression: '#status = :stuck',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':failed': 'FAILED', ':stuck': 'COMPENSATION_FAILED', ':now': now },
+          },
+        },
+        outboxPut(
+          deps.tables.ORDERS_TABLE,
+          outboxEvent('ORDER_FAILED', order, now, {
+            failedStep: order.failedStep ?? null,
+            reason: order.reason ?? null,
+            totalAmount: order.totalAmount,
+            resolvedBy: 'reconciler',
+          }),
+        ),
+      ],
+    }),
+  );
+}
+
+/** A retry of a COMPENSATION_FAILED order failed again: try later, with backoff. */
+export async function postponeCompensationRetry(
+  deps: OutcomeDeps,
+  order: Order & { compensationAttempts?: number },
+  nextAttemptAt: string,
+  error: string,
+): Promise<void> {
+  const attempts = order.compensationAttempts ?? 0;
+  await deps.ddb.send(
+    new UpdateCommand({
+      TableName: deps.tables.ORDERS_TABLE,
+      Key: keys.order(order.orderId),
+      UpdateExpression: 'SET compensationAttempts = :next, gsi1sk = :at, compensationError = :error, updatedAt = :now',
+      // Another reconciler that got here first already postponed it.
+      ConditionExpression: '#status = :stuck AND compensationAttempts = :attempts',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':stuck': 'COMPENSATION_FAILED',
+        ':attempts': attempts,
+        ':next': attempts + 1,
+        ':at': nextAttemptAt,
+        ':error': error,
+        ':now': isoNow(deps),
+      },
+    }),
+  );
 }

@@ -56,7 +56,7 @@ interface CatalogFunction {
 }
 const ALL_FUNCTIONS: CatalogFunction[] = [...SAGA_FUNCTIONS, ...EDGE_FUNCTIONS];
 
-const TABLE_IDS: TableId[] = ['Accounts', 'Catalog', 'Inventory', 'Coupons', 'Orders', 'Payments', 'Idempotency'];
+const TABLE_IDS = Object.keys(TABLE_ENV) as TableId[];
 const BUSINESS_TABLES = TABLE_IDS.filter((t) => t !== 'Idempotency');
 
 /** Every function's timeout in seconds: the provider-facing steps and the API get more, the authorizer less. */

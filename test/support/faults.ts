@@ -27,8 +27,8 @@ export interface FaultRule {
 
 export interface FaultInjector {
   ddb: DynamoDBDocumentClient;
-  /** Arm a rule; returns a function telling how many times it fired. */
-  add(rule: FaultRule): () => number;
+  /** Arm a rule; returns a function telling how many times it fired (and, for holds, settled). */
+  add(rule: FaultRule): (() => number) & { settled: () => number };
 }
 
 type Attr = Record<string, unknown> | string | undefined;
@@ -70,7 +70,7 @@ export class InjectedFault extends Error {
 
 /** One client for every function of a saga; tests arm rules for the orders they run. */
 export function faultInjector(): FaultInjector {
-  const rules: { rule: FaultRule; fired: number }[] = [];
+  const rules: { rule: FaultRule; fired: number; settled: number }[] = [];
   const client = new DynamoDBClient({});
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -89,7 +89,11 @@ export function faultInjector(): FaultInjector {
         }
         case 'hold':
           await rule.gate;
-          return next(args);
+          try {
+            return await next(args);
+          } finally {
+            armed.settled++;
+          }
       }
     },
     { step: 'initialize', name: 'injectFaults' },
@@ -97,9 +101,9 @@ export function faultInjector(): FaultInjector {
   return {
     ddb: documentClient(client),
     add(rule) {
-      const armed = { rule, fired: 0 };
+      const armed = { rule, fired: 0, settled: 0 };
       rules.push(armed);
-      return () => armed.fired;
+      return Object.assign(() => armed.fired, { settled: () => armed.settled });
     },
   };
 }

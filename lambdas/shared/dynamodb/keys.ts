@@ -33,6 +33,11 @@ export const keys = {
   payment: (orderId: string): Key => ({ pk: `ORDER#${orderId}`, sk: 'PAYMENT' }),
   providerCharge: (idempotencyKey: string): Key => ({ pk: `SIMPROVIDER#CHARGE#${idempotencyKey}`, sk: 'CHARGE' }),
   providerScript: (orderId: string): Key => ({ pk: `SIMPROVIDER#SCRIPT#${orderId}`, sk: 'SCRIPT' }),
+  // notifications table: one delivery record per (consumer, event), the notifications a user was
+  // sent, and the transmissions recorded when no external endpoint is configured
+  delivery: (consumer: string, eventId: string): Key => ({ pk: `DELIVERY#${consumer}#${eventId}`, sk: 'DELIVERY' }),
+  notification: (userId: string, eventId: string): Key => ({ pk: `USER#${userId}`, sk: `NOTIFICATION#${eventId}` }),
+  transmission: (eventId: string): Key => ({ pk: `TRANSMISSION#${eventId}`, sk: 'TRANSMISSION' }),
 };
 
 /** Ledger entry ids of the saga: one debit and at most one refund per order. */
@@ -45,3 +50,26 @@ export const ledgerIds = {
 export const ORDER_PREFIX = 'ORDER#';
 export const STEP_PREFIX = 'STEP#';
 export const EVENT_PREFIX = 'EVENT#';
+
+/**
+ * Sparse index `byStatus` on the Orders table: only orders that need watching carry its keys
+ * (PENDING until they end; COMPENSATION_FAILED until resolved, sorted by the next attempt), so
+ * the reconciler reads exactly the stuck orders. The status is spread over a few shards so a
+ * busy shop never writes one hot index partition.
+ */
+export const STATUS_INDEX = 'byStatus';
+export const STATUS_SHARDS = 8;
+export type WatchedStatus = 'PENDING' | 'COMPENSATION_FAILED';
+
+export function statusShard(orderId: string): number {
+  let h = 0;
+  for (let i = 0; i < orderId.length; i++) h = (h * 31 + orderId.charCodeAt(i)) >>> 0;
+  return h % STATUS_SHARDS;
+}
+
+export function statusIndexKey(status: WatchedStatus, orderId: string, sortValue: string): { gsi1pk: string; gsi1sk: string } {
+  return { gsi1pk: `${status}#${statusShard(orderId)}`, gsi1sk: sortValue };
+}
+
+/** Sort-key prefix of the notifications a user was sent (Notifications table, `USER#<userId>` partition). */
+export const NOTIFICATION_PREFIX = 'NOTIFICATION#';

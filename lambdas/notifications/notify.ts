@@ -1,0 +1,66 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { outboxEvent } from '../domain/events.js';
+import type { Tables } from '../shared/config.js';
+import type { DeliveryStore } from '../shared/dynamodb/delivery.js';
+import { outboxPut } from '../shared/dynamodb/step-engine.js';
+import { composeNotification, type NotifiedEvent } from './messages.js';
+import type { NotificationSender } from './port.js';
+
+/** Consumer name in the delivery records (`DELIVERY#notifier#<eventId>`). */
+export const NOTIFIER_CONSUMER = 'notifier';
+
+export interface NotifyDeps {
+  ddb: DynamoDBDocumentClient;
+  tables: Pick<Tables, 'NOTIFICATIONS_TABLE' | 'ORDERS_TABLE'>;
+  sender: NotificationSender;
+  deliveries: DeliveryStore;
+  clock: () => Date;
+}
+
+export interface NotifyOutcome {
+  eventId: string;
+  type: NotifiedEvent['type'];
+  /** SENT: this invocation notified the user; ALREADY_SENT: a duplicate delivery, nothing done. */
+  outcome: 'SENT' | 'ALREADY_SENT';
+  attempt?: number;
+}
+
+/**
+ * Tells the user about one event, exactly once per event id:
+ *   1. claim the delivery (conditional write; a duplicate finds it SENT and stops, a concurrent
+ *      one finds a live claim and gets DeliveryInProgress, retried by the platform);
+ *   2. send (on failure: release the claim and rethrow, so a retry sends again at once);
+ *   3. ONE transaction: the delivery becomes SENT (if the claim is still ours) + the
+ *      NOTIFICATION_SENT outbox event in the order's partition, qualified by the source event's
+ *      type, so it reaches the bus through the same outbox as every other event.
+ * A crash between 2 and 3 makes the retry after the lease send again: exactly once with the
+ * recording adapter (conditional put), at least once with SNS.
+ */
+export async function notify(deps: NotifyDeps, event: NotifiedEvent): Promise<NotifyOutcome> {
+  const claimed = await deps.deliveries.claim(event.eventId, event.type);
+  if (claimed.outcome === 'DONE') return { eventId: event.eventId, type: event.type, outcome: 'ALREADY_SENT' };
+
+  const notification = composeNotification(event);
+  let messageId: string | undefined;
+  try {
+    ({ messageId } = await deps.sender.send(notification));
+  } catch (err) {
+    await deps.deliveries.release(claimed.claim, err);
+    throw err;
+  }
+
+  const sent = outboxEvent(
+    'NOTIFICATION_SENT',
+    event,
+    deps.clock().toISOString(),
+    { notifiedEvent: event.type, notifiedEventId: event.eventId, channel: deps.sender.channel },
+    event.type,
+  );
+  await deps.deliveries.complete(
+    claimed.claim,
+    'SENT',
+    { channel: deps.sender.channel, notificationEventId: sent.eventId, ...(messageId ? { messageId } : {}) },
+    [outboxPut(deps.tables.ORDERS_TABLE, sent)],
+  );
+  return { eventId: event.eventId, type: event.type, outcome: 'SENT', attempt: claimed.attempt };
+}

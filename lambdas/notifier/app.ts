@@ -1,0 +1,38 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { NOTIFIED_EVENTS } from '../../infra/catalog.js';
+import { notificationSenderFromEnv } from '../notifications/factory.js';
+import { NOTIFIER_CONSUMER, notify, type NotifyOutcome } from '../notifications/notify.js';
+import type { NotificationSender } from '../notifications/port.js';
+import { parseBusEvent } from '../shared/bus-event.js';
+import { readTables } from '../shared/config.js';
+import { documentClient } from '../shared/dynamodb/client.js';
+import { DeliveryStore } from '../shared/dynamodb/delivery.js';
+
+/** What tests and the local stand-in may replace; production uses the defaults. */
+export interface NotifierOverrides {
+  ddb?: DynamoDBDocumentClient;
+  sender?: NotificationSender;
+  clock?: () => Date;
+}
+
+/**
+ * The notification consumer: an EventBridge rule on the bus sends it NOTIFIED_EVENTS (Lambda
+ * target, asynchronous invocation: a thrown error is retried by Lambda, then goes to the
+ * target's DLQ). Environment: NOTIFICATIONS_TABLE, ORDERS_TABLE, NOTIFICATION_SENDER
+ * ('recording' default | 'sns'), NOTIFICATION_TOPIC_ARN (required for sns).
+ *
+ * Every event is validated; one of another type or a malformed one is a typed error
+ * (UnsupportedEventType / InvalidEvent), never silently ignored.
+ */
+export function createHandler(env: NodeJS.ProcessEnv, overrides: NotifierOverrides = {}) {
+  const tables = readTables(['NOTIFICATIONS_TABLE', 'ORDERS_TABLE'], env);
+  const ddb = overrides.ddb ?? documentClient();
+  const clock = overrides.clock ?? (() => new Date());
+  // The environment is validated even when a test replaces the sender.
+  const configured = notificationSenderFromEnv(env, { ddb, table: tables.NOTIFICATIONS_TABLE, clock });
+  const sender = overrides.sender ?? configured;
+  const deliveries = new DeliveryStore({ ddb, table: tables.NOTIFICATIONS_TABLE, consumer: NOTIFIER_CONSUMER, clock });
+  const deps = { ddb, tables, sender, deliveries, clock };
+
+  return async (event: unknown): Promise<NotifyOutcome> => notify(deps, parseBusEvent('Notifier', NOTIFIED_EVENTS, event));
+}

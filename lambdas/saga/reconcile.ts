@@ -1,0 +1,133 @@
+import { OrderAlreadyCompleted, OrderStateConflict, StepFenced } from '../domain/errors.js';
+import { FORWARD_STEPS, type ForwardStep, type Order, type StepInput } from '../domain/model.js';
+import { readStepRecord } from '../shared/dynamodb/step-engine.js';
+import type { TableVar } from '../shared/config.js';
+import { refundBalance } from './balance.js';
+import { completeOrder, fenceCompleteOrder } from './completion.js';
+import { restoreCoupon } from './coupon.js';
+import type { Deps } from './deps.js';
+import { executionInput } from './orders.js';
+import { getOrder, markCompensationFailed, markOrderFailed, postponeCompensationRetry, resolveCompensationFailed } from './outcome.js';
+import { refundPayment, type PaymentDeps } from './payment.js';
+import { releaseInventorySlots } from './slots.js';
+import { restoreStock } from './stock.js';
+
+/**
+ * The reconciler's decision for one order, from its step records alone — the safety net for
+ * executions that died. Every operation it uses is the saga's own (fenced, exactly-once), so it
+ * is safe to run concurrently with itself and with a live execution of the same order.
+ */
+export type ReconcileTables = Exclude<TableVar, 'IDEMPOTENCY_TABLE' | 'NOTIFICATIONS_TABLE'>;
+export type ReconcileDeps = Deps<ReconcileTables> & Pick<PaymentDeps, 'provider' | 'currency'>;
+
+export interface ReconcilePolicy {
+  /** A PENDING order older than this is stuck (the seeds' 5-minute reservation TTL). */
+  pendingTtlSeconds: number;
+  /** Backoff of COMPENSATION_FAILED retries: base * 2^attempts, capped. */
+  retryBaseSeconds: number;
+  retryMaxSeconds: number;
+}
+
+export type ReconcileAction = 'SKIPPED' | 'COMPLETED' | 'FAILED' | 'COMPENSATION_FAILED' | 'RESOLVED' | 'POSTPONED';
+
+export interface ReconcileOutcome {
+  orderId: string;
+  action: ReconcileAction;
+  detail?: string;
+}
+
+export async function reconcileOrder(deps: ReconcileDeps, orderId: string, policy: ReconcilePolicy): Promise<ReconcileOutcome> {
+  const order = (await getOrder(deps, orderId)) as Order & { gsi1sk?: string };
+  const now = deps.clock();
+  if (order.status === 'PENDING') {
+    const ageSeconds = (now.getTime() - Date.parse(order.createdAt)) / 1000;
+    if (ageSeconds < policy.pendingTtlSeconds) return { orderId, action: 'SKIPPED', detail: 'not stuck yet' };
+    return resolveStuckPending(deps, order, policy);
+  }
+  if (order.status === 'COMPENSATION_FAILED') {
+    if (order.gsi1sk && order.gsi1sk > now.toISOString()) return { orderId, action: 'SKIPPED', detail: 'retry not due' };
+    return retryCompensations(deps, order, policy);
+  }
+  return { orderId, action: 'SKIPPED', detail: `already ${order.status}` };
+}
+
+/** The forward steps this order needs, in order (UseCoupon only with a coupon). */
+function stepsOf(order: Order): ForwardStep[] {
+  return FORWARD_STEPS.filter((s) => s !== 'UseCoupon' || order.couponId !== undefined);
+}
+
+async function resolveStuckPending(deps: ReconcileDeps, order: Order, policy: ReconcilePolicy): Promise<ReconcileOutcome> {
+  const input = executionInput(order);
+  const statuses = new Map<ForwardStep, string | undefined>();
+  for (const step of stepsOf(order)) {
+    statuses.set(step, (await readStepRecord(deps.ddb, deps.tables.ORDERS_TABLE, order.orderId, step))?.status);
+  }
+  const beforeCompletion = stepsOf(order).filter((s) => s !== 'CompleteOrder');
+
+  // Every effect, payment included, committed: finishing the purchase is what the customer paid for.
+  if (beforeCompletion.every((s) => statuses.get(s) === 'COMMITTED')) {
+    try {
+      await completeOrder(deps, input);
+      return { orderId: order.orderId, action: 'COMPLETED', detail: 'every step had committed' };
+    } catch (err) {
+      // CompleteOrder was fenced (the execution is compensating) or the order just ended: compensate.
+      if (!(err instanceof StepFenced) && !(err instanceof OrderStateConflict)) throw err;
+    }
+  }
+
+  const stalled = stepsOf(order).find((s) => statuses.get(s) !== 'COMMITTED') ?? 'CompleteOrder';
+  const compensation = await compensateAll(deps, input);
+  if (compensation.completed) return { orderId: order.orderId, action: 'SKIPPED', detail: 'completed meanwhile' };
+  // A recorded decline is the real reason; otherwise the execution died somewhere after `stalled`.
+  const failure =
+    statuses.get(stalled) === 'DECLINED'
+      ? { step: stalled, error: { Error: 'PaymentDeclined', Cause: 'Declined by the payment provider; the execution died while compensating' } }
+      : { step: stalled, error: { Error: 'TIMED_OUT', Cause: `PENDING for more than ${policy.pendingTtlSeconds} s without a live execution` } };
+  if (compensation.error) {
+    await markCompensationFailed(deps, { ...input, failure, compensation: { step: compensation.error.step, error: { Error: compensation.error.name } } });
+    return { orderId: order.orderId, action: 'COMPENSATION_FAILED', detail: `${compensation.error.step}: ${compensation.error.name}` };
+  }
+  const outcome = await markOrderFailed(deps, { ...input, failure });
+  return { orderId: order.orderId, action: outcome.replayed ? 'SKIPPED' : 'FAILED', detail: `${stalled}: ${failure.error.Error}` };
+}
+
+async function retryCompensations(deps: ReconcileDeps, order: Order, policy: ReconcilePolicy): Promise<ReconcileOutcome> {
+  const compensation = await compensateAll(deps, executionInput(order));
+  if (!compensation.error) {
+    await resolveCompensationFailed(deps, order);
+    return { orderId: order.orderId, action: 'RESOLVED' };
+  }
+  const attempts = order.compensationAttempts ?? 0;
+  const delay = Math.min(policy.retryBaseSeconds * 2 ** attempts, policy.retryMaxSeconds);
+  const next = new Date(deps.clock().getTime() + delay * 1000).toISOString();
+  await postponeCompensationRetry(deps, order, next, `${compensation.error.step}: ${compensation.error.name}`);
+  return { orderId: order.orderId, action: 'POSTPONED', detail: `${compensation.error.step} failed again; next attempt ${next}` };
+}
+
+/**
+ * Every compensation in reverse order, as the state machine runs them: each undoes what its step
+ * recorded or fences a step that never committed. Stops at the first failure.
+ */
+async function compensateAll(
+  deps: ReconcileDeps,
+  input: StepInput,
+): Promise<{ completed: boolean; error?: { step: string; name: string } }> {
+  const chain: [string, () => Promise<unknown>][] = [
+    ['FenceCompleteOrder', () => fenceCompleteOrder(deps, input)],
+    ['RefundPayment', () => refundPayment(deps, input)],
+    ['RestoreStock', () => restoreStock(deps, input)],
+    ['ReleaseInventorySlots', () => releaseInventorySlots(deps, input)],
+    ...(input.couponId ? ([['RestoreCoupon', () => restoreCoupon(deps, input)]] as [string, () => Promise<unknown>][]) : []),
+    ['RefundBalance', () => refundBalance(deps, input)],
+  ];
+  for (const [step, run] of chain) {
+    try {
+      await run();
+    } catch (err) {
+      if (err instanceof OrderAlreadyCompleted) return { completed: true };
+      // Recorded on the order (COMPENSATION_FAILED) and retried with backoff; never dropped.
+      return { completed: false, error: { step, name: err instanceof Error ? err.name : 'Error' } };
+    }
+  }
+  return { completed: false };
+}

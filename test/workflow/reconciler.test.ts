@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAGA_FUNCTIONS } from '../../infra/catalog.js';
+import type { ForwardStep } from '../../lambdas/domain/model.js';
+import type { LocalSaga } from '../../local/saga.js';
+import { faultInjector, type FaultInjector } from '../support/faults.js';
+import {
+  eventTypes,
+  invariantViolations,
+  localSaga,
+  purchase,
+  scriptProvider,
+  seed,
+  snapshot,
+  startPurchase,
+  stepStatuses,
+  type ShopSpec,
+} from '../support/saga.js';
+
+/**
+ * The safety net for executions that die: an execution aborted in the middle (at each step in
+ * turn, and while compensating) leaves a PENDING order that the reconciler drives to a terminal
+ * state from the step records alone; COMPENSATION_FAILED orders are retried with backoff until
+ * resolved. The stalled invocation's late write is released afterwards and must change nothing.
+ */
+const STEPS: ForwardStep[] = ['DeductBalance', 'UseCoupon', 'ReserveInventorySlots', 'ReserveStock', 'ChargePayment', 'CompleteOrder'];
+const shop: ShopSpec = { items: [{ itemId: 'gem', price: 1_000, stock: 1_000 }] };
+const BALANCE = 10_000;
+const TOTAL = 2 * 1_000 - 100;
+
+describe('Reconciler', () => {
+  let saga: LocalSaga;
+  let faults: FaultInjector;
+  let offsetMs = 0;
+  const later = (minutes: number) => (offsetMs = minutes * 60_000);
+
+  beforeAll(async () => {
+    faults = faultInjector();
+    saga = await localSaga({
+      overrides: {
+        ...Object.fromEntries(SAGA_FUNCTIONS.map((f) => [f.id, { ddb: faults.ddb }])),
+        Reconciler: { ddb: faults.ddb, clock: () => new Date(Date.now() + offsetMs) },
+      },
+    });
+    await seed(saga, shop);
+  });
+  afterAll(() => saga.close());
+
+  async function buyer() {
+    const userId = `u-${randomUUID().slice(0, 8)}`;
+    await seed(saga, { users: [{ userId, balance: BALANCE, slots: 10 }], coupons: [{ userId, couponId: `C-${userId}`, discount: 100 }] });
+    return { userId, couponId: `C-${userId}`, orderId: `o-${randomUUID()}`, itemId: 'gem', quantity: 2 };
+  }
+
+  async function reconcile(event: unknown = {}) {
+    const result = await saga.lambdas.get('Reconciler')?.invoke(event);
+    if (!result?.ok) throw new Error(`Reconciler failed: ${JSON.stringify(result)}`);
+    return result.payload as { examined: number; outcomes: Record<string, number>; errors: unknown[] };
+  }
+
+  /** Start a purchase, stall it at `step`'s write, and kill the execution there. */
+  async function abortAt(b: Awaited<ReturnType<typeof buyer>>, step: ForwardStep, write: 'commit' | 'compensate' = 'commit') {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const hold = faults.add({ orderId: b.orderId, step, write, fault: 'hold', gate });
+    const { execution } = await startPurchase(saga, b);
+    while (hold() === 0) await new Promise((r) => setTimeout(r, 10));
+    execution.abort();
+    expect((await execution.done).status).toBe('ABORTED');
+    return {
+      /** Let the stalled write go, and wait until it was tried. */
+      async releaseLateWrite() {
+        release();
+        while (hold.settled() === 0) await new Promise((r) => setTimeout(r, 10));
+      },
+    };
+  }
+
+  it.each(STEPS)('resolves an order whose execution died at %s, and the late write changes nothing', async (step) => {
+    const b = await buyer();
+    const stalled = await abortAt(b, step);
+    expect((await snapshot(saga)).orders.get(b.orderId)?.status).toBe('PENDING');
+
+    later(0);
+    expect((await reconcile({ orderIds: [b.orderId] })).outcomes).toEqual({ SKIPPED: 1 });
+    later(6);
+    const run = await reconcile();
+    expect(run.errors).toEqual([]);
+    await stalled.releaseLateWrite();
+
+    const s = await snapshot(saga);
+    const order = s.orders.get(b.orderId);
+    if (step === 'CompleteOrder') {
+      // Every effect (payment included) had committed: the reconciler finishes the purchase.
+      expect(order?.status).toBe('COMPLETED');
+      expect(s.balances.get(b.userId)).toBe(BALANCE - TOTAL);
+      expect(s.held.filter((h) => h['userId'] === b.userId)).toMatchObject([{ quantity: 2 }]);
+    } else {
+      expect(order).toMatchObject({ status: 'FAILED', failedStep: step, reason: 'TIMED_OUT' });
+      expect(stepStatuses(s, b.orderId)[step]).toBe('FENCED');
+      expect(s.balances.get(b.userId)).toBe(BALANCE);
+      expect(s.providerCharges.filter((c) => c['orderId'] === b.orderId && c['status'] === 'CAPTURED')).toEqual([]);
+      expect(eventTypes(s, b.orderId).at(-1)).toBe('ORDER_FAILED');
+    }
+    expect(invariantViolations(s, shop)).toEqual([]);
+  });
+
+  it('finishes the compensation of an execution that died while compensating', async () => {
+    const b = await buyer();
+    await scriptProvider(saga, b.orderId, { decline: 'card_declined' });
+    const stalled = await abortAt(b, 'ReserveStock', 'compensate');
+    later(6);
+    await reconcile({ orderIds: [b.orderId] });
+    await stalled.releaseLateWrite();
+
+    const s = await snapshot(saga);
+    expect(s.orders.get(b.orderId)).toMatchObject({ status: 'FAILED', failedStep: 'ChargePayment', reason: 'PaymentDeclined' });
+    expect(stepStatuses(s, b.orderId)).toMatchObject({ DeductBalance: 'COMPENSATED', ReserveStock: 'COMPENSATED', ChargePayment: 'DECLINED' });
+    expect(invariantViolations(s, shop)).toEqual([]);
+  });
+
+  it('retries a COMPENSATION_FAILED order with backoff until it resolves to FAILED', async () => {
+    const b = await buyer();
+    await scriptProvider(saga, b.orderId, { decline: 'card_declined' });
+    // RestoreStock fails 6 times in the execution (1 + 5 retries) and once more in the reconciler.
+    faults.add({ orderId: b.orderId, step: 'ReserveStock', write: 'compensate', fault: 'transient', times: 7 });
+    const { run } = await purchase(saga, b);
+    expect(run.error).toBe('CompensationFailed');
+
+    later(0);
+    const first = await reconcile();
+    expect(first.outcomes['POSTPONED']).toBe(1);
+    let s = await snapshot(saga);
+    expect(s.orders.get(b.orderId)).toMatchObject({ status: 'COMPENSATION_FAILED', compensationAttempts: 1 });
+
+    // Not due yet (backoff 60 s): nothing happens.
+    expect((await reconcile()).outcomes['RESOLVED']).toBeUndefined();
+    later(2);
+    const second = await reconcile();
+    expect(second.outcomes['RESOLVED']).toBe(1);
+
+    s = await snapshot(saga);
+    expect(s.orders.get(b.orderId)).toMatchObject({ status: 'FAILED', failedStep: 'ChargePayment', reason: 'PaymentDeclined' });
+    expect(eventTypes(s, b.orderId)).toContain('ORDER_COMPENSATION_FAILED');
+    expect(eventTypes(s, b.orderId).at(-1)).toBe('ORDER_FAILED');
+    expect(invariantViolations(s, shop)).toEqual([]);
+  });
+
+  it('is safe to run concurrently with itself', async () => {
+    const orders = await Promise.all([buyer(), buyer(), buyer()]);
+    const stalls = [];
+    for (const [i, b] of orders.entries()) stalls.push(await abortAt(b, STEPS[i + 2] as ForwardStep));
+    later(6);
+    const runs = await Promise.all([reconcile(), reconcile(), reconcile()]);
+    for (const r of runs) expect(r.errors).toEqual([]);
+    for (const stall of stalls) await stall.releaseLateWrite();
+
+    const s = await snapshot(saga);
+    for (const b of orders) expect(s.orders.get(b.orderId)?.status).toBe('FAILED');
+    expect(invariantViolations(s, shop)).toEqual([]);
+  });
+});
