@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   API_ROUTES,
   EDGE_FUNCTIONS,
+  RECONCILER_FUNCTION,
   SAGA_FUNCTIONS,
   SOURCE_METADATA,
   TABLE_ENV,
@@ -54,7 +55,7 @@ interface CatalogFunction {
   access: Partial<Record<TableId, DynamoAction[]>>;
   payments?: boolean;
 }
-const ALL_FUNCTIONS: CatalogFunction[] = [...SAGA_FUNCTIONS, ...EDGE_FUNCTIONS];
+const ALL_FUNCTIONS: CatalogFunction[] = [...SAGA_FUNCTIONS, ...EDGE_FUNCTIONS, RECONCILER_FUNCTION];
 
 const TABLE_IDS = Object.keys(TABLE_ENV) as TableId[];
 const BUSINESS_TABLES = TABLE_IDS.filter((t) => t !== 'Idempotency');
@@ -62,6 +63,7 @@ const BUSINESS_TABLES = TABLE_IDS.filter((t) => t !== 'Idempotency');
 /** Every function's timeout in seconds: the provider-facing steps and the API get more, the authorizer less. */
 function expectedTimeout(fnId: string): number {
   if (fnId === 'Authorizer') return 10;
+  if (fnId === 'Reconciler') return 120;
   return ['ChargePayment', 'RefundPayment', 'Api'].includes(fnId) ? 30 : 20;
 }
 
@@ -102,8 +104,8 @@ function synth(props: PurchaseSagaStackProps = {}): Synth {
     roleLogicalId.set(id, logicalId(fn.role));
   };
   for (const [id, fn] of stack.functions) addFunction(id, fn);
-  // The edge functions are not in stack.functions (the state machine's map): find them by construct id.
-  for (const f of EDGE_FUNCTIONS) {
+  // The edge functions and the reconciler are not in stack.functions (the state machine's map): find them by construct id.
+  for (const f of [...EDGE_FUNCTIONS, RECONCILER_FUNCTION]) {
     const fn = stack.node.tryFindChild(`${f.id}Function`);
     if (!(fn instanceof NodejsFunction)) throw new Error(`no ${f.id}Function construct`);
     addFunction(f.id, fn);
@@ -410,7 +412,7 @@ describe('Stack: PurchaseSagaStack', () => {
     expect(table.PointInTimeRecoverySpecification).toBeUndefined();
   });
 
-  it('creates one nodejs22.x arm64 traced function per catalog entry (saga and edge) and no other', () => {
+  it('creates one nodejs22.x arm64 traced function per catalog entry (saga, edge, reconciler) and no other', () => {
     expect(SAGA_FUNCTIONS).toHaveLength(14);
     expect(EDGE_FUNCTIONS.map((f) => f.id).sort()).toEqual(['Api', 'Authorizer']);
     const functions = resourcesOfType(s.json, 'AWS::Lambda::Function');
@@ -430,6 +432,36 @@ describe('Stack: PurchaseSagaStack', () => {
       expect(logGroup?.Type).toBe('AWS::Logs::LogGroup');
       expect(props(logGroup).RetentionInDays).toBe(30);
     }
+  });
+
+  it('runs the reconciler every minute, one at a time, with the payment settings and the pending TTL', () => {
+    const f = catalogEntry('Reconciler');
+    expect(nonTableEnv(s, f)).toEqual({
+      ...BASE_ENV,
+      PAYMENT_PROVIDER: 'simulated',
+      PAYMENT_CURRENCY: 'KRW',
+      PAYMENT_PROVIDER_TIMEOUT_MS: '10000',
+      PENDING_TTL_SECONDS: '300',
+    });
+    expect(props(fnResource(s, 'Reconciler')).ReservedConcurrentExecutions).toBe(1);
+    const rules = resourcesOfType(s.json, 'AWS::Events::Rule').map(([, r]) => props(r));
+    const schedule = rules.find((r) => r.ScheduleExpression === 'rate(1 minute)');
+    expect(schedule).toBeDefined();
+    expect(JSON.stringify(schedule?.Targets)).toContain(get(s.functionLogicalId, 'Reconciler'));
+  });
+
+  it('indexes the orders the reconciler watches in a sparse byStatus index', () => {
+    const orders = props(s.json.Resources[s.tableLogicalId.Orders]);
+    expect(orders.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: 'byStatus',
+        KeySchema: [
+          { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+          { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ]);
   });
 
   it("gives each saga function exactly its catalog entry's table variables and the payment settings it needs", () => {
@@ -658,7 +690,12 @@ describe('Stack: PurchaseSagaStack', () => {
     const [stageId] = single(s, 'AWS::ApiGateway::Stage');
     const [authorizerId] = single(s, 'AWS::ApiGateway::Authorizer');
     const apiPrefix = `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${${s.restApiLogicalId}}`;
-    const permissions = resourcesOfType(s.json, 'AWS::Lambda::Permission').map(([, r]) => props(r));
+    // EventBridge may invoke the scheduled and event-driven functions; everything else is API Gateway's.
+    const all = resourcesOfType(s.json, 'AWS::Lambda::Permission').map(([, r]) => props(r));
+    for (const p of all.filter((x) => x.Principal === 'events.amazonaws.com')) {
+      expect(['Reconciler', 'Notifier'].map((id) => `\${${s.functionLogicalId.get(id) ?? id}.Arn}`)).toContain(render(p.FunctionName));
+    }
+    const permissions = all.filter((x) => x.Principal !== 'events.amazonaws.com');
     for (const p of permissions) {
       expect(p.Action).toBe('lambda:InvokeFunction');
       expect(p.Principal).toBe('apigateway.amazonaws.com');
