@@ -12,9 +12,6 @@ export const createHandler = (env: NodeJS.ProcessEnv, overrides: HandlerOverride
     tables: ['PAYMENTS_TABLE', 'ORDERS_TABLE'],
     input: StepInput,
     overrides,
-    extra: (e, ddb) => {
-      const configured = paymentProviderFromEnv(e, ddb);
-      return { provider: overrides.provider ?? configured.provider, currency: configured.currency };
-    },
+    extra: (e, ddb) => paymentProviderFromEnv(e, ddb, overrides.provider),
     run: chargePayment,
   });

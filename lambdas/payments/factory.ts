@@ -24,8 +24,13 @@ export interface PaymentSetup {
   currency: string;
 }
 
-export function paymentProviderFromEnv(env: NodeJS.ProcessEnv, ddb: DynamoDBDocumentClient): PaymentSetup {
+/**
+ * The provider from the environment, or `override` (tests pass a scripted or failing one);
+ * the currency always comes from the environment.
+ */
+export function paymentProviderFromEnv(env: NodeJS.ProcessEnv, ddb: DynamoDBDocumentClient, override?: PaymentProvider): PaymentSetup {
   const config = readEnv(PaymentEnv, env);
+  if (override) return { provider: override, currency: config.PAYMENT_CURRENCY };
   const currency = config.PAYMENT_CURRENCY;
   if (config.PAYMENT_PROVIDER === 'http') {
     if (!config.PAYMENT_PROVIDER_URL) {

@@ -44,13 +44,11 @@ export class ReconcileErrors extends Error {
 export function createHandler(env: NodeJS.ProcessEnv, overrides: ReconcilerOverrides = {}) {
   const config = readEnv(ReconcilerEnv, env);
   const ddb = overrides.ddb ?? documentClient();
-  const payments = paymentProviderFromEnv(env, ddb);
   const deps: ReconcileDeps = {
     ddb,
     tables: readTables(TABLES, env),
     clock: overrides.clock ?? (() => new Date()),
-    provider: overrides.provider ?? payments.provider,
-    currency: payments.currency,
+    ...paymentProviderFromEnv(env, ddb, overrides.provider),
   };
   const policy: ReconcilePolicy = {
     pendingTtlSeconds: config.PENDING_TTL_SECONDS,
