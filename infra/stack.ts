@@ -24,6 +24,7 @@ import {
   type TableId,
 } from './catalog.js';
 import { GATEWAY_PROBLEMS } from './gateway-responses.js';
+import { EventsPipeline } from './events.js';
 import { STATUS_INDEX } from '../lambdas/shared/dynamodb/keys.js';
 
 /** Repository root (this file lives in <root>/infra). */
@@ -201,6 +202,8 @@ export class PurchaseSagaStack extends Stack {
       schedule: events.Schedule.rate(Duration.minutes(1)),
       targets: [new eventsTargets.LambdaFunction(reconciler, { retryAttempts: 2 })],
     });
+
+    new EventsPipeline(this, 'Events', { tables, lambdaFunction: (spec) => this.lambdaFunction(spec, tables, dataRemovalPolicy) });
 
     // ---- Outputs -----------------------------------------------------------------------------
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });

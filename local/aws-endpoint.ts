@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import type { LocalEventBus } from './eventbridge.js';
 import {
   ExecutionAlreadyExists,
   type Execution,
@@ -11,15 +12,17 @@ import {
 } from './stepfunctions.js';
 
 /**
- * A local endpoint speaking the AWS JSON protocol for the Step Functions and Secrets Manager
- * operations the handlers use, so they reach these services only through the AWS SDK, pointed
- * here by `AWS_ENDPOINT_URL_SFN` / `AWS_ENDPOINT_URL_SECRETS_MANAGER`.
+ * A local endpoint speaking the AWS JSON protocol for the Step Functions, Secrets Manager and
+ * EventBridge operations the handlers use, so they reach these services only through the AWS
+ * SDK, pointed here by `AWS_ENDPOINT_URL_SFN` / `AWS_ENDPOINT_URL_SECRETS_MANAGER` /
+ * `AWS_ENDPOINT_URL_EVENTBRIDGE`.
  *
  * Wire format, as the SDK's protocol code reads it (@aws-sdk/core AwsJsonRpcProtocol,
  * @smithy/core loadJsonRpcErrorCode):
  * - requests are `POST /` with `X-Amz-Target: <ServiceTarget>.<Operation>` and a JSON body;
  *   Step Functions is awsJson1_0 (`AWSStepFunctions`, `application/x-amz-json-1.0`), Secrets
- *   Manager awsJson1_1 (`secretsmanager`, `application/x-amz-json-1.1`); answers carry the same
+ *   Manager awsJson1_1 (`secretsmanager`, `application/x-amz-json-1.1`), EventBridge awsJson1_1
+ *   (`AWSEvents`, `application/x-amz-json-1.1`); answers carry the same
  *   content type;
  * - an error is a 4xx/5xx with `{"__type": "<Code>", "message": "..."}`; the SDK takes the code
  *   from `__type` first, then a `code` field, then the `x-amzn-ErrorType` header (sent too), and
@@ -34,6 +37,8 @@ export interface LocalAwsEndpointOptions {
   stateMachines: LocalStateMachineRegistry;
   /** Secret name -> SecretString. */
   secrets: Map<string, string>;
+  /** Custom event buses by name (PutEvents also takes a bus ARN); absent: EventBridge answers no bus. */
+  eventBuses?: Map<string, LocalEventBus>;
   /** Region and account of the secrets' ARNs (the state machines' come from their own ARNs). */
   region?: string;
   account?: string;
@@ -389,6 +394,82 @@ class SecretsManager {
 }
 
 // ---------------------------------------------------------------------------------------------
+// EventBridge
+
+const PutEventsRequest = z.object({
+  Entries: z
+    .array(
+      z.object({
+        Time: z.number().optional(),
+        Source: z.string().optional(),
+        Resources: z.array(z.string()).optional(),
+        DetailType: z.string().optional(),
+        Detail: z.string().optional(),
+        EventBusName: z.string().min(1).max(1600).optional(),
+        TraceHeader: z.string().optional(),
+      }),
+    )
+    .min(1)
+    .max(10),
+  EndpointId: z.string().optional(),
+});
+/** PutEvents' limit on the total size of its entries. */
+const MAX_PUT_EVENTS_BYTES = 256 * 1024;
+
+type PutEventsResultEntry = { EventId: string } | { ErrorCode: string; ErrorMessage: string };
+
+class EventBridge {
+  constructor(private readonly buses: Map<string, LocalEventBus>) {}
+
+  private bus(nameOrArn: string | undefined): LocalEventBus | undefined {
+    const name = nameOrArn ?? 'default';
+    const marker = ':event-bus/';
+    return this.buses.get(name.startsWith('arn:') && name.includes(marker) ? name.slice(name.indexOf(marker) + marker.length) : name);
+  }
+
+  private entry(e: z.infer<typeof PutEventsRequest>['Entries'][number]): PutEventsResultEntry {
+    const missing = (['Source', 'DetailType', 'Detail'] as const).filter((k) => e[k] === undefined || e[k] === '');
+    if (missing.length > 0) return { ErrorCode: 'InvalidArgument', ErrorMessage: `Parameter(s) ${missing.join(', ')} not specified.` };
+    let detail: unknown;
+    try {
+      detail = JSON.parse(e.Detail as string);
+    } catch {
+      detail = undefined;
+    }
+    if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+    const bus = this.bus(e.EventBusName);
+    if (!bus) return { ErrorCode: 'ResourceNotFoundException', ErrorMessage: `Event bus ${e.EventBusName ?? 'default'} does not exist.` };
+    const eventId = bus.put({
+      source: e.Source as string,
+      detailType: e.DetailType as string,
+      detail: detail as Record<string, unknown>,
+      ...(e.Resources ? { resources: e.Resources } : {}),
+      ...(e.Time !== undefined ? { time: new Date(e.Time * 1000) } : {}),
+    });
+    return { EventId: eventId };
+  }
+
+  readonly operations: Record<string, (body: unknown) => Promise<unknown>> = {
+    PutEvents: async (body) => {
+      const request = parse(PutEventsRequest, body);
+      const size = request.Entries.reduce(
+        (sum, e) =>
+          sum +
+          Buffer.byteLength(e.Source ?? '') +
+          Buffer.byteLength(e.DetailType ?? '') +
+          Buffer.byteLength(e.Detail ?? '') +
+          (e.Resources ?? []).reduce((a, r) => a + Buffer.byteLength(r), 0) +
+          (e.Time !== undefined ? 14 : 0),
+        0,
+      );
+      if (size > MAX_PUT_EVENTS_BYTES) throw new AwsError('ValidationException', 'Total size of the entries in the request is over the limit.');
+      const entries = request.Entries.map((e) => this.entry(e));
+      return { FailedEntryCount: entries.filter((r) => 'ErrorCode' in r).length, Entries: entries };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // The server
 
 interface Service {
@@ -403,6 +484,7 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
       contentType: 'application/x-amz-json-1.1',
       operations: new SecretsManager(options.secrets, options.region ?? 'us-east-1', options.account ?? '000000000000').operations,
     },
+    AWSEvents: { contentType: 'application/x-amz-json-1.1', operations: new EventBridge(options.eventBuses ?? new Map()).operations },
   };
 
   async function answer(req: IncomingMessage): Promise<{ contentType: string; status: number; body: unknown }> {

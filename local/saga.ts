@@ -1,13 +1,24 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
-import { EDGE_FUNCTIONS, RECONCILER_FUNCTION, SAGA_FUNCTIONS, TABLE_ENV, type EdgeFunction, type TableId } from '../infra/catalog.js';
+import {
+  EDGE_FUNCTIONS,
+  EVENT_FUNCTIONS,
+  RECONCILER_FUNCTION,
+  SAGA_FUNCTIONS,
+  TABLE_ENV,
+  type EdgeFunction,
+  type EventFunction,
+  type TableId,
+} from '../infra/catalog.js';
 import type { PurchaseSagaStackProps } from '../infra/stack.js';
 import type { Tables } from '../lambdas/shared/config.js';
 import { documentClient } from '../lambdas/shared/dynamodb/client.js';
 import { LocalApiGateway } from './apigateway.js';
 import { startLocalAwsEndpoint, type LocalAwsEndpoint, type LocalStateMachineRegistry } from './aws-endpoint.js';
 import { DEV_JWT_SECRET } from './dev-auth.js';
+import type { LocalEventBus } from './eventbridge.js';
+import { DISABLED_EVENTS, startLocalEvents, type LocalEvents, type LocalEventsOptions } from './events.js';
 import { LocalLambda, loadHandlerFactory } from './lambda-runtime.js';
 import { LocalStateMachine } from './stepfunctions.js';
 import { createTables } from './tables.js';
@@ -40,7 +51,7 @@ export function useLocalAws(dynamoEndpoint: string): void {
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 }
 
-export type FunctionId = (typeof SAGA_FUNCTIONS)[number]['id'] | EdgeFunction['id'] | typeof RECONCILER_FUNCTION.id;
+export type FunctionId = (typeof SAGA_FUNCTIONS)[number]['id'] | EdgeFunction['id'] | typeof RECONCILER_FUNCTION.id | EventFunction['id'];
 
 export interface LocalSagaOptions {
   dynamoEndpoint: string;
@@ -56,6 +67,11 @@ export interface LocalSagaOptions {
   overrides?: Partial<Record<FunctionId, Record<string, unknown>>>;
   /** How the API is mounted (see LocalApiGatewayOptions.mount). */
   apiMount?: 'stage' | 'root';
+  /**
+   * The events pipeline (Orders stream -> Publisher -> bus -> Notifier / queue -> Transmitter),
+   * with its local timings; on by default, `false` leaves it off (nothing reads the stream).
+   */
+  events?: LocalEventsOptions | false;
 }
 
 export interface LocalSaga {
@@ -66,6 +82,8 @@ export interface LocalSaga {
   stateMachineType: 'EXPRESS' | 'STANDARD';
   /** The REST API as API Gateway would serve it (authorizer, proxy events, gateway responses). */
   api: LocalApiGateway;
+  /** The events pipeline: `drain()` before asserting, `published()`, `queues` (dead letters). */
+  events: LocalEvents;
   /** Unregister from the shared local AWS endpoint and release clients. */
   close(): Promise<void>;
 }
@@ -75,16 +93,20 @@ export interface LocalSaga {
  * AWS_ENDPOINT_URL_* from the process environment, so every local stack shares it and registers
  * its own state machine (named with the stack's prefix) and secrets.
  */
-let shared: Promise<{ endpoint: LocalAwsEndpoint; machines: LocalStateMachineRegistry; secrets: Map<string, string> }> | undefined;
+let shared:
+  | Promise<{ endpoint: LocalAwsEndpoint; machines: LocalStateMachineRegistry; secrets: Map<string, string>; buses: Map<string, LocalEventBus> }>
+  | undefined;
 
 function sharedEndpoint() {
   shared ??= (async () => {
     const machines: LocalStateMachineRegistry = new Map();
     const secrets = new Map<string, string>();
-    const endpoint = await startLocalAwsEndpoint({ stateMachines: machines, secrets, region: LOCAL_REGION, account: LOCAL_ACCOUNT });
+    const buses = new Map<string, LocalEventBus>();
+    const endpoint = await startLocalAwsEndpoint({ stateMachines: machines, secrets, eventBuses: buses, region: LOCAL_REGION, account: LOCAL_ACCOUNT });
     process.env['AWS_ENDPOINT_URL_SFN'] = endpoint.url;
     process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'] = endpoint.url;
-    return { endpoint, machines, secrets };
+    process.env['AWS_ENDPOINT_URL_EVENTBRIDGE'] = endpoint.url;
+    return { endpoint, machines, secrets, buses };
   })();
   return shared;
 }
@@ -133,6 +155,9 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
     const type = template.Resources[logicalId]?.Type;
     if (type === 'AWS::DynamoDB::Table') return tableName(logicalId);
     if (type === 'AWS::StepFunctions::StateMachine') return stateMachineArn;
+    // Buses and queues are named like tables (prefix + logical id); a queue's Ref is its URL.
+    if (type === 'AWS::Events::EventBus') return tableName(logicalId);
+    if (type === 'AWS::SQS::Queue') return `${aws.endpoint.url}/${LOCAL_ACCOUNT}/${tableName(logicalId)}`;
     const secret = secretArns.get(logicalId);
     if (secret) return secret;
     throw new Error(`Cannot resolve Ref ${logicalId} (${type ?? 'unknown'}) locally`);
@@ -142,7 +167,7 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
   const lambdas = new Map<FunctionId, LocalLambda>();
   const byArn = new Map<string, LocalLambda>();
   const byLogicalId = new Map<string, LocalLambda>();
-  const catalog: { id: FunctionId; dir: string }[] = [...SAGA_FUNCTIONS, ...EDGE_FUNCTIONS, RECONCILER_FUNCTION];
+  const catalog: { id: FunctionId; dir: string }[] = [...SAGA_FUNCTIONS, ...EDGE_FUNCTIONS, RECONCILER_FUNCTION, ...EVENT_FUNCTIONS];
   for (const spec of functionsOf(template, resolveRef)) {
     const entry = catalog.find((f) => `lambdas/${f.dir}` === spec.source);
     if (!entry) continue;
@@ -169,6 +194,13 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
     lambdas: byLogicalId,
     ...(options.apiMount ? { mount: options.apiMount } : {}),
   });
+  const events =
+    options.events === false
+      ? DISABLED_EVENTS
+      : startLocalEvents(
+          { template, region: LOCAL_REGION, account: LOCAL_ACCOUNT, nameOf: tableName, lambdas: byLogicalId, buses: aws.buses, endpointUrl: aws.endpoint.url },
+          options.events ?? {},
+        );
   const ddb = documentClient();
   return {
     tables,
@@ -177,7 +209,9 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
     stateMachine,
     stateMachineType: machine.type,
     api,
+    events,
     async close() {
+      await events.stop();
       aws.machines.delete(stateMachineArn);
       ddb.destroy();
     },

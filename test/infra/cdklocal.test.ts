@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { EDGE_FUNCTIONS, EVENT_FUNCTIONS, SAGA_FUNCTIONS } from '../../infra/catalog.js';
 import { REPO_ROOT } from '../../local/template.js';
 
 /**
@@ -19,7 +20,8 @@ describe('LocalStack: cdklocal', () => {
     });
     const template = JSON.parse(readFileSync(join(out, 'PurchaseSaga.template.json'), 'utf8')) as { Resources: Record<string, { Type: string }> };
     const types = Object.values(template.Resources).map((r) => r.Type);
-    expect(types.filter((t) => t === 'AWS::Lambda::Function').length).toBe(16);
+    // Saga, edge, reconciler and event functions: every one bundles.
+    expect(types.filter((t) => t === 'AWS::Lambda::Function').length).toBe(SAGA_FUNCTIONS.length + EDGE_FUNCTIONS.length + 1 + EVENT_FUNCTIONS.length);
     expect(types).toContain('AWS::StepFunctions::StateMachine');
     expect(types).toContain('AWS::ApiGateway::RestApi');
     expect(existsSync(join(out, 'PurchaseSaga.assets.json'))).toBe(true);

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   API_ROUTES,
   EDGE_FUNCTIONS,
+  EVENT_FUNCTIONS,
   RECONCILER_FUNCTION,
   SAGA_FUNCTIONS,
   SOURCE_METADATA,
@@ -104,8 +105,9 @@ function synth(props: PurchaseSagaStackProps = {}): Synth {
     roleLogicalId.set(id, logicalId(fn.role));
   };
   for (const [id, fn] of stack.functions) addFunction(id, fn);
-  // The edge functions and the reconciler are not in stack.functions (the state machine's map): find them by construct id.
-  for (const f of [...EDGE_FUNCTIONS, RECONCILER_FUNCTION]) {
+  // The edge, reconciler and event functions are not in stack.functions (the state machine's map): find them by construct id.
+  // (The event functions' settings and grants are asserted in events.test.ts.)
+  for (const f of [...EDGE_FUNCTIONS, RECONCILER_FUNCTION, ...EVENT_FUNCTIONS]) {
     const fn = stack.node.tryFindChild(`${f.id}Function`);
     if (!(fn instanceof NodejsFunction)) throw new Error(`no ${f.id}Function construct`);
     addFunction(f.id, fn);
@@ -412,11 +414,11 @@ describe('Stack: PurchaseSagaStack', () => {
     expect(table.PointInTimeRecoverySpecification).toBeUndefined();
   });
 
-  it('creates one nodejs22.x arm64 traced function per catalog entry (saga, edge, reconciler) and no other', () => {
+  it('creates one nodejs22.x arm64 traced function per catalog entry (saga, edge, reconciler, events) and no other', () => {
     expect(SAGA_FUNCTIONS).toHaveLength(14);
     expect(EDGE_FUNCTIONS.map((f) => f.id).sort()).toEqual(['Api', 'Authorizer']);
     const functions = resourcesOfType(s.json, 'AWS::Lambda::Function');
-    expect(functions.map(([, r]) => r.Metadata?.[SOURCE_METADATA]).sort()).toEqual(ALL_FUNCTIONS.map((f) => `lambdas/${f.dir}`).sort());
+    expect(functions.map(([, r]) => r.Metadata?.[SOURCE_METADATA]).sort()).toEqual([...ALL_FUNCTIONS, ...EVENT_FUNCTIONS].map((f) => `lambdas/${f.dir}`).sort());
     for (const f of ALL_FUNCTIONS) {
       const p = props(fnResource(s, f.id));
       expect(p.Runtime, f.id).toBe('nodejs22.x');

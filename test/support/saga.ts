@@ -12,7 +12,9 @@ import { scriptPaymentProvider, type PaymentScript } from '../../lambdas/payment
 
 /**
  * A fresh saga on the shared DynamoDB Local: its own tables (unique prefix), the template the
- * global setup synthesized, and retries that wait milliseconds instead of seconds.
+ * global setup synthesized, and retries that wait milliseconds instead of seconds. The events
+ * pipeline is off unless asked for (`events: {}`): the consumers write NOTIFICATION_SENT into an
+ * order's timeline whenever they get to it, which suites asserting exact timelines do not want.
  */
 export async function localSaga(options: Partial<LocalSagaOptions> = {}): Promise<LocalSaga> {
   return startLocalSaga({
@@ -20,6 +22,7 @@ export async function localSaga(options: Partial<LocalSagaOptions> = {}): Promis
     template: options.stackProps ? undefined : inject('template'),
     tablePrefix: `t${randomUUID().slice(0, 8)}-`,
     retryIntervalMs: 5,
+    events: false,
     ...options,
   });
 }

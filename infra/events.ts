@@ -1,0 +1,176 @@
+import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import { FilterCriteria, FilterRule, StartingPosition, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { EVENT_FUNCTIONS, EVENT_SOURCE, NOTIFIED_EVENTS, TRANSMITTED_EVENTS, type DynamoAction, type EventFunction, type TableId } from './catalog.js';
+
+/**
+ * The event side of the saga: the Orders table's stream is the transactional outbox; the
+ * Publisher forwards every outbox INSERT to the custom bus `PurchaseEvents`; rules hand the
+ * events to the notification consumer (Lambda target) and, through an SQS queue, to the external
+ * data transmission consumer. Delivery is at least once everywhere: every consumer deduplicates
+ * on `detail.eventId`. What cannot be delivered after the retries lands in a dead-letter queue
+ * with an alarm (the SNS action arrives with issue #6: `alarms`).
+ */
+
+/** What the stack's function factory takes (it adds table variables and grants from `access`). */
+export interface EventFunctionSpec {
+  id: EventFunction['id'];
+  dir: string;
+  access: Partial<Record<TableId, DynamoAction[]>>;
+  environment: Record<string, string>;
+  timeout: number;
+}
+
+export interface EventsPipelineProps {
+  tables: Readonly<Record<TableId, dynamodb.ITable>>;
+  /** Builds a function the way the stack builds all of them (bundling, logs, catalog grants, source metadata). */
+  lambdaFunction: (spec: EventFunctionSpec) => LambdaFunction;
+  /** Notifications go to this topic (NOTIFICATION_SENDER=sns); without it they are recorded in the Notifications table. */
+  notificationTopic?: sns.ITopic;
+  /** Where the Transmitter POSTs completed orders; without it transmissions are recorded (TRANSMISSION_MODE=recording). */
+  externalEndpointUrl?: string;
+}
+
+/** Function timeouts (seconds). The Transmitter's covers the endpoint's 5 s timeout with room to record. */
+export const EVENT_FUNCTION_TIMEOUTS: Record<EventFunction['id'], number> = { Publisher: 60, Notifier: 20, Transmitter: 20 };
+export const EXTERNAL_TIMEOUT_MS = 5_000;
+
+/** The outbox records the Publisher is invoked with: inserts of `EVENT#...` items. */
+export const OUTBOX_FILTER = { eventName: FilterRule.isEqual('INSERT'), dynamodb: { Keys: { sk: { S: FilterRule.beginsWith('EVENT#') } } } };
+
+export class EventsPipeline extends Construct {
+  readonly bus: events.EventBus;
+  readonly functions: Readonly<Record<EventFunction['id'], LambdaFunction>>;
+  readonly publisherDlq: sqs.Queue;
+  readonly notifierDlq: sqs.Queue;
+  readonly transmissionQueue: sqs.Queue;
+  readonly transmissionDlq: sqs.Queue;
+  /** One per dead-letter queue: something was not delivered. No action yet (issue #6 adds the topic). */
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: EventsPipelineProps) {
+    super(scope, id);
+    const externalEndpointUrl = props.externalEndpointUrl?.trim() || undefined;
+    if (externalEndpointUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(externalEndpointUrl)) {
+      throw new Error(`externalEndpointUrl must be an http(s) URL; got '${externalEndpointUrl}'`);
+    }
+    const orders = props.tables.Orders;
+    if (!orders.tableStreamArn) throw new Error('The Orders table needs its stream (NEW_AND_OLD_IMAGES): it is the outbox');
+
+    const spec = (fnId: EventFunction['id'], environment: Record<string, string>): EventFunctionSpec => {
+      const entry = EVENT_FUNCTIONS.find((f) => f.id === fnId);
+      if (!entry) throw new Error(`No event function ${fnId} in the catalog`);
+      return { ...entry, environment, timeout: EVENT_FUNCTION_TIMEOUTS[fnId] };
+    };
+    // Every queue: encrypted with SQS-managed keys (EventBridge and Lambda can use them without a
+    // key policy), reachable over TLS only. Dead letters are kept the maximum, 14 days.
+    const queue = (queueId: string, extra: sqs.QueueProps = {}): sqs.Queue =>
+      new sqs.Queue(this, queueId, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, ...extra });
+    const deadLetterQueue = (queueId: string): sqs.Queue => {
+      const dlq = queue(queueId, { retentionPeriod: Duration.days(14) });
+      this.alarms.push(
+        new cloudwatch.Alarm(this, `${queueId}Alarm`, {
+          alarmDescription: `Undelivered purchase events in ${queueId}: inspect the messages, fix the cause, redrive.`,
+          metric: dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM }),
+          threshold: 0,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+          datapointsToAlarm: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      );
+      return dlq;
+    };
+
+    // ---- The bus -------------------------------------------------------------------------------
+    this.bus = new events.EventBus(this, 'PurchaseEvents', {
+      // Named after the stack, so two stacks (PurchaseSaga, PurchaseSaga-dev) can share an account.
+      eventBusName: `${Stack.of(this).stackName}-PurchaseEvents`,
+      description: 'Purchase saga domain events (the Orders outbox)',
+    });
+
+    // ---- Publisher: Orders stream -> bus ---------------------------------------------------------
+    this.publisherDlq = deadLetterQueue('PublisherDlq');
+    const publisher = props.lambdaFunction(spec('Publisher', { EVENT_BUS_NAME: this.bus.eventBusName }));
+    // events:PutEvents on this bus only.
+    this.bus.grantPutEventsTo(publisher);
+    publisher.addEventSource(
+      new DynamoEventSource(orders, {
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        batchSize: 100,
+        // A batch that keeps failing is split until the bad record is alone; after the retries it
+        // goes to the DLQ (its stream coordinates: replay it from the stream within 24 h) and the
+        // shard moves on. Partial failures restart at the first record not published.
+        bisectBatchOnError: true,
+        retryAttempts: 10,
+        reportBatchItemFailures: true,
+        onFailure: new SqsDlq(this.publisherDlq),
+        // One batch at a time per shard: events reach the bus in stream order.
+        parallelizationFactor: 1,
+        filters: [FilterCriteria.filter(OUTBOX_FILTER)],
+      }),
+    );
+
+    // ---- Notifier: rule -> Lambda (asynchronous invocation) ------------------------------------
+    this.notifierDlq = deadLetterQueue('NotifierDlq');
+    const notifier = props.lambdaFunction(
+      spec('Notifier', {
+        NOTIFICATION_SENDER: props.notificationTopic ? 'sns' : 'recording',
+        ...(props.notificationTopic ? { NOTIFICATION_TOPIC_ARN: props.notificationTopic.topicArn } : {}),
+      }),
+    );
+    props.notificationTopic?.grantPublish(notifier);
+    // EventBridge invokes the function asynchronously: its RetryPolicy and DLQ cover events it
+    // could not hand to Lambda; once Lambda accepted one, Lambda's own retries apply to function
+    // errors and, after them, the same DLQ (on-failure destination) receives the invocation record.
+    notifier.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(2), onFailure: new SqsDestination(this.notifierDlq) });
+    new events.Rule(this, 'NotifierRule', {
+      description: 'Events a user is notified of',
+      eventBus: this.bus,
+      eventPattern: { source: [EVENT_SOURCE], detailType: [...NOTIFIED_EVENTS] },
+      targets: [
+        new targets.LambdaFunction(notifier, { retryAttempts: 8, maxEventAge: Duration.hours(2), deadLetterQueue: this.notifierDlq }),
+      ],
+    });
+
+    // ---- Transmitter: rule -> SQS -> Lambda ------------------------------------------------------
+    this.transmissionDlq = deadLetterQueue('TransmissionDlq');
+    const transmitter = props.lambdaFunction(
+      spec('Transmitter', {
+        EXTERNAL_TIMEOUT_MS: String(EXTERNAL_TIMEOUT_MS),
+        ...(externalEndpointUrl ? { EXTERNAL_ENDPOINT_URL: externalEndpointUrl } : { TRANSMISSION_MODE: 'recording' }),
+      }),
+    );
+    this.transmissionQueue = queue('TransmissionQueue', {
+      // AWS's advice for a Lambda event source: at least 6 times the function timeout.
+      visibilityTimeout: Duration.seconds(6 * EVENT_FUNCTION_TIMEOUTS.Transmitter),
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: this.transmissionDlq, maxReceiveCount: 5 },
+    });
+    new events.Rule(this, 'TransmissionRule', {
+      description: 'Events forwarded to the external data endpoint',
+      eventBus: this.bus,
+      eventPattern: { source: [EVENT_SOURCE], detailType: [...TRANSMITTED_EVENTS] },
+      targets: [new targets.SqsQueue(this.transmissionQueue)],
+    });
+    transmitter.addEventSource(new SqsEventSource(this.transmissionQueue, { batchSize: 10, reportBatchItemFailures: true }));
+
+    this.functions = { Publisher: publisher, Notifier: notifier, Transmitter: transmitter };
+
+    // ---- Outputs (stack-level ids, stable names) -----------------------------------------------
+    const stack = Stack.of(this);
+    new CfnOutput(stack, 'EventBusName', { value: this.bus.eventBusName });
+    new CfnOutput(stack, 'PublisherDlqUrl', { value: this.publisherDlq.queueUrl });
+    new CfnOutput(stack, 'NotifierDlqUrl', { value: this.notifierDlq.queueUrl });
+    new CfnOutput(stack, 'TransmissionQueueUrl', { value: this.transmissionQueue.queueUrl });
+    new CfnOutput(stack, 'TransmissionDlqUrl', { value: this.transmissionDlq.queueUrl });
+  }
+}

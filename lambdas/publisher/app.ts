@@ -1,0 +1,261 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry, type PutEventsResultEntry } from '@aws-sdk/client-eventbridge';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { Context, DynamoDBBatchResponse } from 'aws-lambda';
+import { z } from 'zod';
+import { EVENT_SOURCE } from '../../infra/catalog.js';
+import { InvalidInput, PurchaseError } from '../domain/errors.js';
+import { EVENT_TYPES } from '../domain/events.js';
+import { Id, IsoTimestamp } from '../domain/model.js';
+import { readEnv } from '../shared/config.js';
+import { EVENT_PREFIX } from '../shared/dynamodb/keys.js';
+
+/**
+ * The outbox publisher: the Orders table's stream (through its event source mapping) -> the
+ * custom EventBridge bus.
+ *
+ * Every INSERT of an `EVENT#...` item (an outbox event, written in the same transaction as the
+ * change it describes) becomes one PutEvents entry: `Source` = EVENT_SOURCE, `DetailType` = the
+ * event's type, `Detail` = `{eventId, type, orderId, userId, timestamp, payload}`. Nothing else is
+ * ever published: MODIFY and REMOVE records and items that are not outbox events are skipped (the
+ * mapping's filter already drops them; this is the second line).
+ *
+ * Delivery is AT LEAST ONCE, attempted in stream order per shard (one batch at a time):
+ * - entries PutEvents did not accept (FailedEntryCount) are retried here a few times (entries
+ *   it accepted in the same call are on the bus already, so a retried event can arrive after
+ *   later ones; EventBridge does not promise delivery order to targets anyway);
+ * - still failing, the function answers `batchItemFailures` with the sequence number of the first
+ *   record not published, so the mapping retries from there (ReportBatchItemFailures): records
+ *   after it are published again on the retry even if PutEvents took them the first time;
+ * - a record that can never be published (not a valid outbox event, or an entry EventBridge
+ *   rejects as malformed) is reported the same way; when it heads the batch the function throws
+ *   instead, so the mapping bisects the batch until the record is alone and, after its retries,
+ *   sends it to the on-failure queue (PublisherDlq) while every other record goes through.
+ * So an event may reach the bus more than once, and is never dropped silently (what cannot be
+ * published is in the PublisherDlq, with its stream coordinates, to replay within the stream's
+ * 24 hours): CONSUMERS MUST DEDUPLICATE ON `detail.eventId` (`<orderId>:<type>[:<qualifier>]`).
+ */
+
+/** PutEvents takes at most 10 entries per call, and at most 256 KiB in total. */
+export const MAX_ENTRIES_PER_PUT = 10;
+export const MAX_PUT_BYTES = 256 * 1024;
+
+/** Entry error codes that say the entry itself is wrong: retrying it cannot help. */
+const REJECTED_ENTRY_CODES = new Set(['InvalidArgument', 'MalformedDetail']);
+
+export const PublisherEnv = z.object({
+  /** Name or ARN of the custom bus. */
+  EVENT_BUS_NAME: z.string().min(1).max(1600),
+});
+
+export interface LogEntry {
+  level: 'INFO' | 'WARN' | 'ERROR';
+  message: string;
+  [key: string]: unknown;
+}
+
+export interface PublisherOverrides {
+  /** The PutEvents client (tests add middleware that fails chosen calls or entries). */
+  eventBridge?: EventBridgeClient;
+  /** Attempts per entry within one invocation before the record is reported failed (default 3). */
+  putAttempts?: number;
+  /** First backoff between those attempts, doubled each time, full jitter (default 100 ms). */
+  retryBaseDelayMs?: number;
+  log?: (entry: LogEntry) => void;
+}
+
+/** A record the publisher will not publish, ever: the mapping isolates it and sends it to the DLQ. */
+export class OutboxEventRejected extends PurchaseError {
+  override readonly name = 'OutboxEventRejected';
+  constructor(
+    readonly sequenceNumber: string,
+    reason: string,
+  ) {
+    super(`Stream record ${sequenceNumber} cannot be published: ${reason}`);
+  }
+}
+
+// ---- Input -----------------------------------------------------------------------------------
+
+const AttributeMap = z.record(
+  z.string(),
+  z.custom<AttributeValue>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'a DynamoDB attribute value'),
+);
+
+const StreamRecord = z
+  .object({
+    eventName: z.enum(['INSERT', 'MODIFY', 'REMOVE']),
+    dynamodb: z
+      .object({
+        Keys: AttributeMap.optional(),
+        NewImage: AttributeMap.optional(),
+        SequenceNumber: z.string().min(1),
+      })
+      .loose(),
+  })
+  .loose();
+type StreamRecord = z.infer<typeof StreamRecord>;
+
+const DynamoDBStreamEvent = z.object({ Records: z.array(StreamRecord) }).loose();
+
+/** An outbox item as the saga writes it (lambdas/domain/events.ts), with its keys. */
+export const OutboxItem = z
+  .object({
+    pk: z.string().startsWith('ORDER#'),
+    sk: z.string().startsWith(EVENT_PREFIX),
+    eventId: z.string().min(1).max(512),
+    type: z.enum(EVENT_TYPES),
+    qualifier: z.string().min(1).optional(),
+    orderId: Id,
+    userId: Id,
+    timestamp: IsoTimestamp,
+    payload: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+  })
+  .loose();
+
+/** What consumers find in `detail`. */
+export interface EventDetail {
+  eventId: string;
+  type: string;
+  orderId: string;
+  userId: string;
+  timestamp: string;
+  payload: Record<string, string | number | boolean | null>;
+}
+
+type Candidate =
+  | { sequenceNumber: string; eventId: string; entry: PutEventsRequestEntry; bytes: number }
+  | { sequenceNumber: string; rejected: string };
+
+function isOutboxInsert(record: StreamRecord): boolean {
+  const sk = record.dynamodb.Keys?.['sk'];
+  return record.eventName === 'INSERT' && sk !== undefined && 'S' in sk && typeof sk.S === 'string' && sk.S.startsWith(EVENT_PREFIX);
+}
+
+function issues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+}
+
+/** The PutEvents entry for one outbox INSERT, or why there cannot be one. */
+export function toCandidate(record: StreamRecord, busName: string): Candidate {
+  const sequenceNumber = record.dynamodb.SequenceNumber;
+  const image = record.dynamodb.NewImage;
+  if (!image) return { sequenceNumber, rejected: 'the record has no NewImage (the stream must carry new images)' };
+  let item: unknown;
+  try {
+    item = unmarshall(image);
+  } catch (err) {
+    return { sequenceNumber, rejected: `NewImage cannot be read: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  const parsed = OutboxItem.safeParse(item);
+  if (!parsed.success) return { sequenceNumber, rejected: `not an outbox event: ${issues(parsed.error)}` };
+  const e = parsed.data;
+  const detail: EventDetail = { eventId: e.eventId, type: e.type, orderId: e.orderId, userId: e.userId, timestamp: e.timestamp, payload: e.payload };
+  const entry: PutEventsRequestEntry = { EventBusName: busName, Source: EVENT_SOURCE, DetailType: e.type, Detail: JSON.stringify(detail) };
+  // EventBridge's entry size: source, detail-type and detail (UTF-8), plus resources (none).
+  const bytes = Buffer.byteLength(EVENT_SOURCE) + Buffer.byteLength(e.type) + Buffer.byteLength(entry.Detail ?? '');
+  if (bytes > MAX_PUT_BYTES) return { sequenceNumber, rejected: `the event is ${bytes} bytes; EventBridge takes at most ${MAX_PUT_BYTES}` };
+  return { sequenceNumber, eventId: e.eventId, entry, bytes };
+}
+
+// ---- Handler ---------------------------------------------------------------------------------
+
+const defaultLog = (entry: LogEntry): void => {
+  const line = JSON.stringify({ timestamp: new Date().toISOString(), service: 'publisher', ...entry });
+  if (entry.level === 'INFO') console.log(line);
+  else console.error(line);
+};
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export type PublisherLambda = (event: unknown, context?: Context) => Promise<DynamoDBBatchResponse>;
+
+export function createHandler(env: NodeJS.ProcessEnv, overrides: PublisherOverrides = {}): PublisherLambda {
+  const { EVENT_BUS_NAME } = readEnv(PublisherEnv, env);
+  // `{}`: region, credentials and AWS_ENDPOINT_URL_EVENTBRIDGE come from the environment.
+  const client = overrides.eventBridge ?? new EventBridgeClient({});
+  const putAttempts = Math.max(1, overrides.putAttempts ?? 3);
+  const baseDelayMs = overrides.retryBaseDelayMs ?? 100;
+  const log = overrides.log ?? defaultLog;
+
+  /**
+   * Publishes `chunk` (≤ 10 consecutive valid events); retries what PutEvents did not take.
+   * Returns the index of the first entry still not published (and whether EventBridge rejected
+   * it as malformed), or undefined when all were accepted.
+   */
+  async function publish(chunk: Extract<Candidate, { entry: PutEventsRequestEntry }>[]): Promise<{ index: number; rejected: boolean; why: string } | undefined> {
+    let pending = chunk.map((_, i) => i);
+    const why = new Map<number, { code: string; message: string }>();
+    for (let attempt = 1; ; attempt++) {
+      let results: (PutEventsResultEntry | undefined)[];
+      try {
+        const out = await client.send(new PutEventsCommand({ Entries: pending.map((i) => chunk[i]!.entry) }));
+        results = out.Entries ?? [];
+        // PutEvents answers one result per entry, in order; anything else: nothing is known to be published.
+        if (results.length !== pending.length) results = pending.map(() => undefined);
+      } catch (err) {
+        // The whole call failed (throttled, unavailable, network): every entry is still pending.
+        const code = err instanceof Error ? err.name : 'Error';
+        const message = err instanceof Error ? err.message : String(err);
+        results = pending.map(() => ({ ErrorCode: code, ErrorMessage: message }));
+      }
+      const failed: number[] = [];
+      pending.forEach((index, k) => {
+        const r = results[k];
+        if (r?.EventId && !r.ErrorCode) return;
+        failed.push(index);
+        why.set(index, { code: r?.ErrorCode ?? 'NoResult', message: r?.ErrorMessage ?? 'PutEvents returned no result for the entry' });
+      });
+      if (failed.length === 0) return undefined;
+      const first = failed[0] as number;
+      const firstWhy = why.get(first) ?? { code: 'Unknown', message: '' };
+      const rejected = REJECTED_ENTRY_CODES.has(firstWhy.code);
+      if (rejected || attempt >= putAttempts) {
+        return { index: first, rejected, why: `${firstWhy.code}: ${firstWhy.message}` };
+      }
+      log({ level: 'WARN', message: 'PutEvents did not take every entry; retrying those', attempt, failed: failed.map((i) => chunk[i]!.eventId), code: firstWhy.code });
+      pending = failed;
+      await sleep(Math.random() * baseDelayMs * 2 ** (attempt - 1));
+    }
+  }
+
+  return async (event) => {
+    const parsed = DynamoDBStreamEvent.safeParse(event);
+    if (!parsed.success) throw new InvalidInput(`Publisher: not a DynamoDB stream event: ${issues(parsed.error)}`);
+    const records = parsed.data.Records;
+    const head = records[0]?.dynamodb.SequenceNumber;
+
+    const candidates = records.filter(isOutboxInsert).map((r) => toCandidate(r, EVENT_BUS_NAME));
+
+    /** Stop at this record: the mapping retries from it (or, when it heads the batch and can never succeed, bisects). */
+    const failAt = (sequenceNumber: string, rejected: boolean, why: string): DynamoDBBatchResponse => {
+      if (rejected && sequenceNumber === head) throw new OutboxEventRejected(sequenceNumber, why);
+      log({ level: rejected ? 'ERROR' : 'WARN', message: 'record not published; the stream retries from it', sequenceNumber, why });
+      return { batchItemFailures: [{ itemIdentifier: sequenceNumber }] };
+    };
+
+    let published = 0;
+    for (let i = 0; i < candidates.length; ) {
+      const first = candidates[i] as Candidate;
+      if ('rejected' in first) return failAt(first.sequenceNumber, true, first.rejected);
+      // The next run of valid events, up to 10 entries and 256 KiB.
+      const chunk: Extract<Candidate, { entry: PutEventsRequestEntry }>[] = [];
+      let bytes = 0;
+      for (let j = i; j < candidates.length && chunk.length < MAX_ENTRIES_PER_PUT; j++) {
+        const c = candidates[j] as Candidate;
+        if ('rejected' in c || bytes + c.bytes > MAX_PUT_BYTES) break;
+        chunk.push(c);
+        bytes += c.bytes;
+      }
+      const failure = await publish(chunk);
+      if (failure) {
+        const c = chunk[failure.index] as Candidate;
+        return failAt(c.sequenceNumber, failure.rejected, failure.why);
+      }
+      published += chunk.length;
+      i += chunk.length;
+    }
+    if (published > 0) log({ level: 'INFO', message: 'published', events: published, records: records.length });
+    return { batchItemFailures: [] };
+  };
+}

@@ -1,0 +1,3 @@
+import { createHandler } from './app.js';
+
+export const handler = createHandler(process.env);
