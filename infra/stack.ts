@@ -10,6 +10,7 @@ import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aw
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import {
@@ -68,6 +69,10 @@ export interface PurchaseSagaStackProps extends StackProps {
   workflowWaitMs?: number;
   /** A PENDING order older than this is reconciled (the seeds' reservation TTL). Default 300 s. */
   pendingTtlSeconds?: number;
+  /** Send notifications to this SNS topic; without it they are recorded in the Notifications table. */
+  notificationTopicArn?: string;
+  /** POST completed orders to this https endpoint; without it transmissions are recorded. */
+  externalEndpointUrl?: string;
 }
 
 export const DEFAULT_API_RATE_LIMIT = 50;
@@ -203,7 +208,16 @@ export class PurchaseSagaStack extends Stack {
       targets: [new eventsTargets.LambdaFunction(reconciler, { retryAttempts: 2 })],
     });
 
-    new EventsPipeline(this, 'Events', { tables, lambdaFunction: (spec) => this.lambdaFunction(spec, tables, dataRemovalPolicy) });
+    const externalEndpointUrl = props.externalEndpointUrl?.trim() || undefined;
+    if (externalEndpointUrl && !/^https:\/\/[^\s]+$/.test(externalEndpointUrl)) {
+      throw new Error(`externalEndpointUrl must be an https URL; got '${externalEndpointUrl}'`);
+    }
+    new EventsPipeline(this, 'Events', {
+      tables,
+      lambdaFunction: (spec) => this.lambdaFunction(spec, tables, dataRemovalPolicy),
+      ...(props.notificationTopicArn ? { notificationTopic: sns.Topic.fromTopicArn(this, 'NotificationTopic', props.notificationTopicArn) } : {}),
+      ...(externalEndpointUrl ? { externalEndpointUrl } : {}),
+    });
 
     // ---- Outputs -----------------------------------------------------------------------------
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });

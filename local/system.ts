@@ -22,6 +22,8 @@ export interface LocalSystemOptions {
   seed?: boolean;
   /** Table name prefix (tests sharing one DynamoDB Local). */
   tablePrefix?: string;
+  /** Run the reconciler this often, as the deployed schedule does (default every minute; 0: never). */
+  reconcileEveryMs?: number;
 }
 
 export interface LocalSystem {
@@ -42,7 +44,9 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
   let dynamo: DynamoDbLocal | undefined;
   let saga: LocalSaga | undefined;
   let server: Server | undefined;
+  let reconciling: NodeJS.Timeout | undefined;
   const stop = async () => {
+    clearInterval(reconciling);
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
     server?.closeAllConnections();
     await saga?.close();
@@ -64,6 +68,18 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ...(options.tablePrefix ? { tablePrefix: options.tablePrefix } : {}),
     });
     if (options.seed ?? true) await seedDemo({ ddb: saga.ddb, tables: saga.tables, clock: () => new Date() });
+
+    // The deployed stack runs the reconciler every minute (EventBridge schedule); so does this one.
+    const reconciler = saga.lambdas.get('Reconciler');
+    const every = options.reconcileEveryMs ?? 60_000;
+    if (reconciler && every > 0) {
+      reconciling = setInterval(() => {
+        void reconciler.invoke({}).then((r) => {
+          if (!r.ok) console.error(`Reconciler run failed: ${r.error.errorType}: ${r.error.errorMessage}`);
+        });
+      }, every);
+      reconciling.unref();
+    }
 
     const api = saga.api;
     server = createServer((req, res) => {
