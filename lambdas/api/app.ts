@@ -7,8 +7,10 @@ import type { Deps } from '../saga/deps.js';
 import { sfnClient } from '../shared/aws-clients.js';
 import { readEnv, readTables, type TableVar } from '../shared/config.js';
 import { documentClient } from '../shared/dynamodb/client.js';
+import { createObservability } from '../shared/observability.js';
 import { StepFunctionsWorkflow, type Workflow } from '../shared/workflow.js';
-import { HttpProblem, problem } from './http.js';
+import { CORRELATION_ID_HEADER, correlationIdOf } from './correlation.js';
+import { HttpProblem, problem, type Response } from './http.js';
 import { adminRoutes } from './routes/admin.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { orderRoutes } from './routes/orders.js';
@@ -34,13 +36,25 @@ export interface ApiOverrides {
 
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
-/** The one API Lambda: parse and validate, call domain code, map the result or a typed error. */
+/**
+ * The one API Lambda: parse and validate, call domain code, map the result or a typed error.
+ * Every request is logged once (method, resource, status, latency, correlationId, and the
+ * orderId when the route knows it) and answered with its `X-Correlation-Id`.
+ */
 export function createHandler(env: NodeJS.ProcessEnv, overrides: ApiOverrides = {}): ApiHandler {
   const config = readEnv(ApiEnv, env);
   const tables = readTables(TABLES, env);
-  const data: Deps<ApiTable> = { ddb: overrides.ddb ?? documentClient(), tables, clock: overrides.clock ?? (() => new Date()) };
-  const workflow = overrides.workflow ?? new StepFunctionsWorkflow(sfnClient(), config.STATE_MACHINE_ARN, config.WORKFLOW_TYPE);
-  const persistenceStore = new DynamoDBPersistenceLayer({ tableName: tables.IDEMPOTENCY_TABLE, awsSdkV3Client: new DynamoDBClient({}) });
+  const obs = createObservability(env, 'Api');
+  const data: Deps<ApiTable> = {
+    ddb: overrides.ddb ?? documentClient(obs.traced(new DynamoDBClient({}))),
+    tables,
+    clock: overrides.clock ?? (() => new Date()),
+  };
+  const workflow = overrides.workflow ?? new StepFunctionsWorkflow(obs.traced(sfnClient()), config.STATE_MACHINE_ARN, config.WORKFLOW_TYPE);
+  const persistenceStore = new DynamoDBPersistenceLayer({
+    tableName: tables.IDEMPOTENCY_TABLE,
+    awsSdkV3Client: obs.traced(new DynamoDBClient({})),
+  });
 
   const routes = [
     ...orderRoutes({ data, workflow, waitMs: config.WORKFLOW_WAIT_MS, persistenceStore }),
@@ -51,32 +65,48 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: ApiOverrides = 
   for (const r of routes) byResource.set(r.resource, [...(byResource.get(r.resource) ?? []), r]);
 
   return async (event, context) => {
-    const instance = event.requestContext.path ?? event.path;
-    try {
-      const candidates = byResource.get(event.resource) ?? [];
-      if (candidates.length === 0) throw new HttpProblem('not-found', `No route ${event.resource}`);
-      const route = candidates.find((r) => r.method === event.httpMethod);
-      if (!route) {
-        throw new HttpProblem('method-not-allowed', undefined, {}, { Allow: candidates.map((r) => r.method).join(', ') });
+    const started = performance.now();
+    const correlation = correlationIdOf(event, context);
+    return obs.invocation(context, { correlationId: correlation.id }, async ({ log, metrics }) => {
+      const instance = event.requestContext.path ?? event.path;
+      let response: Response;
+      try {
+        const candidates = byResource.get(event.resource) ?? [];
+        if (candidates.length === 0) throw new HttpProblem('not-found', `No route ${event.resource}`);
+        const route = candidates.find((r) => r.method === event.httpMethod);
+        if (!route) {
+          throw new HttpProblem('method-not-allowed', undefined, {}, { Allow: candidates.map((r) => r.method).join(', ') });
+        }
+        const principal = Principal.safeParse(event.requestContext.authorizer ?? {});
+        if (!principal.success) throw new HttpProblem('unauthenticated');
+        if (route.admin && !principal.data.admin) throw new HttpProblem('forbidden', 'This route needs the admin role');
+        response = await route.handle({ event, context, principal: principal.data, params: pathParams(event), log, correlationId: correlation.id });
+      } catch (err) {
+        if (err instanceof HttpProblem) {
+          response = problem(err, instance);
+        } else {
+          // Unexpected: log it whole (never swallow) and answer a 500 without internals.
+          log.error('Unhandled error', { path: event.path, error: err instanceof Error ? err : String(err) });
+          response = problem(new HttpProblem('internal', `Request ${context.awsRequestId} failed`), instance);
+        }
       }
-      const principal = Principal.safeParse(event.requestContext.authorizer ?? {});
-      if (!principal.success) throw new HttpProblem('unauthenticated');
-      if (route.admin && !principal.data.admin) throw new HttpProblem('forbidden', 'This route needs the admin role');
-      return await route.handle({ event, context, principal: principal.data, params: pathParams(event) });
-    } catch (err) {
-      if (err instanceof HttpProblem) return problem(err, instance);
-      // Unexpected: log it whole (never swallow) and answer a 500 without internals.
-      console.error(JSON.stringify({ level: 'ERROR', message: 'Unhandled error', path: event.path, requestId: context.awsRequestId, error: describe(err) }));
-      return problem(new HttpProblem('internal', `Request ${context.awsRequestId} failed`), instance);
-    }
+      if (response.headers['Idempotent-Replayed'] === 'true') metrics.count('IdempotentReplay', { source: 'api' });
+      // Logged last, like the request line, so it carries the orderId once the route knows it.
+      if (correlation.rejected) log.warn(`Invalid ${CORRELATION_ID_HEADER} ignored; using the request id`, { headerLength: correlation.rejected.length });
+      log.info('Request', {
+        httpMethod: event.httpMethod,
+        resource: event.resource,
+        path: event.path,
+        statusCode: response.statusCode,
+        latencyMs: Math.round(performance.now() - started),
+      });
+      // Added here, not by the routes: a replayed answer carries this request's id, not the first one's.
+      return { ...response, headers: { ...response.headers, [CORRELATION_ID_HEADER]: correlation.id } };
+    });
   };
 }
 
 function pathParams(event: APIGatewayProxyEvent): Record<string, string> {
   return Object.fromEntries(Object.entries(event.pathParameters ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
-}
-
-function describe(err: unknown): Record<string, unknown> {
-  return err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : { value: String(err) };
 }
 

@@ -1,5 +1,6 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { APIGatewayAuthorizerWithContextResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
+import type { APIGatewayAuthorizerWithContextResult, APIGatewayTokenAuthorizerEvent, Context } from 'aws-lambda';
 import { z } from 'zod';
 import {
   createJwtVerifier,
@@ -10,6 +11,7 @@ import {
   type JwtVerifier,
 } from '../auth/jwt.js';
 import { readEnv } from '../shared/config.js';
+import { createObservability } from '../shared/observability.js';
 
 /**
  * API Gateway TOKEN authorizer: `Authorization: Bearer <JWT>` → an IAM policy.
@@ -31,14 +33,14 @@ export interface AuthorizerContext {
 }
 
 export type AuthorizerResult = APIGatewayAuthorizerWithContextResult<AuthorizerContext>;
-export type AuthorizerLambda = (event: APIGatewayTokenAuthorizerEvent) => Promise<AuthorizerResult>;
+export type AuthorizerLambda = (event: APIGatewayTokenAuthorizerEvent, context?: Context) => Promise<AuthorizerResult>;
 
 export interface AuthorizerOverrides {
   /** Source of the HS256 secret (default: Secrets Manager `GetSecretValue` of JWT_SECRET_ARN). */
   secret?: () => Promise<string>;
   /** Current time for token validation, for tests. */
   clock?: () => Date;
-  /** Structured log sink (default: one JSON line on stdout). Never receives the token or secret. */
+  /** Structured log sink (default: the Powertools logger). Never receives the token or secret. */
   log?: (entry: LogEntry) => void;
 }
 
@@ -107,9 +109,9 @@ export function stageWildcardArn(methodArn: string): string {
   return `arn:${partition}:execute-api:${region}:${account}:${apiId}/${stage}/*/*`;
 }
 
-function secretsManagerSecret(secretId: string): () => Promise<string> {
+function secretsManagerSecret(secretId: string, traced: <T>(client: T) => T): () => Promise<string> {
   // `{}`: region, credentials and AWS_ENDPOINT_URL_SECRETS_MANAGER come from the environment.
-  const client = new SecretsManagerClient({});
+  const client = traced(new SecretsManagerClient({}));
   return async () => {
     const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
     if (typeof out.SecretString !== 'string') throw new SecretUnavailable('the JWT secret has no SecretString');
@@ -117,13 +119,18 @@ function secretsManagerSecret(secretId: string): () => Promise<string> {
   };
 }
 
-const defaultLog = (entry: LogEntry): void => {
-  console.log(JSON.stringify({ timestamp: new Date().toISOString(), service: 'authorizer', ...entry }));
-};
+/** Entries go to the invocation's Powertools logger, at their level. */
+const toLogger =
+  (logger: Logger) =>
+  ({ level, message, ...attributes }: LogEntry): void => {
+    if (level === 'ERROR') logger.error(message, attributes);
+    else if (level === 'WARN') logger.warn(message, attributes);
+    else logger.info(message, attributes);
+  };
 
 export function createHandler(env: NodeJS.ProcessEnv, overrides: AuthorizerOverrides = {}): AuthorizerLambda {
   const config = readEnv(AuthorizerEnv, env);
-  const log = overrides.log ?? defaultLog;
+  const obs = createObservability(env, 'Authorizer');
   const audience = config.JWT_AUDIENCE?.split(',').map((a) => a.trim()).filter((a) => a !== '');
   const common = {
     ...(config.JWT_ISSUER !== undefined ? { issuer: config.JWT_ISSUER } : {}),
@@ -140,7 +147,7 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: AuthorizerOverr
     verifier = () => Promise.resolve(rs256);
   } else {
     const secretArn = config.JWT_SECRET_ARN as string;
-    const fetchSecret = overrides.secret ?? secretsManagerSecret(secretArn);
+    const fetchSecret = overrides.secret ?? secretsManagerSecret(secretArn, obs.traced);
     // One fetch per container, shared by concurrent first calls; a failure is forgotten so the
     // next invocation tries again instead of failing until the container is recycled.
     let cached: Promise<JwtVerifier> | undefined;
@@ -164,7 +171,11 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: AuthorizerOverr
     };
   }
 
-  return async (event) => {
+  // No orderId and no correlation id here (a TOKEN event has neither): the lines carry the Lambda
+  // request id, the decision and, once verified, the userId — never the token.
+  return (event, context) => obs.invocation(context, {}, ({ log }) => authorize(event, overrides.log ?? toLogger(log)));
+
+  async function authorize(event: APIGatewayTokenAuthorizerEvent, log: (entry: LogEntry) => void): Promise<AuthorizerResult> {
     const header: unknown = event?.authorizationToken;
     const match = typeof header === 'string' ? BEARER.exec(header) : null;
     if (!match?.[1]) {
@@ -191,6 +202,7 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: AuthorizerOverr
 
     try {
       const { userId, admin } = await verify(match[1]);
+      log({ level: 'INFO', message: 'token accepted', userId, admin });
       return {
         principalId: userId,
         policyDocument: {
@@ -212,7 +224,7 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: AuthorizerOverr
       log({ level: 'ERROR', message: 'token verification failed unexpectedly', error: errorSummary(error) });
       throw new Error(UNAUTHORIZED);
     }
-  };
+  }
 }
 
 /** Name and message only: our own errors never carry secrets or tokens. */

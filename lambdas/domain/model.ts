@@ -15,6 +15,16 @@ export const Amount = z.number().int().min(0).max(MAX_AMOUNT);
 export const Quantity = z.number().int().min(1).max(MAX_QUANTITY);
 export const IsoTimestamp = z.iso.datetime({ offset: true });
 
+/**
+ * Follows one purchase through every log line: the caller's `X-Correlation-Id` or API
+ * Gateway's request id. Printable and bounded, because it is copied into logs and headers.
+ */
+export const CorrelationId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only');
+
 export const FORWARD_STEPS = [
   'DeductBalance',
   'UseCoupon',
@@ -43,6 +53,10 @@ export const StepInput = z
     couponId: Id.optional(),
     discount: Amount,
     totalAmount: Amount,
+    /** The request that started the purchase, for the logs (absent: correlate on the orderId). */
+    correlationId: CorrelationId.optional(),
+    /** When the order was created, for the end-to-end latency metric. */
+    createdAt: IsoTimestamp.optional(),
   })
   .loose();
 export type StepInput = z.infer<typeof StepInput>;

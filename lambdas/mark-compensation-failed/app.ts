@@ -1,6 +1,7 @@
 import { FailureInput } from '../domain/model.js';
 import { markCompensationFailed } from '../saga/outcome.js';
 import { sagaHandler, type HandlerOverrides } from '../shared/saga-handler.js';
+import { compensationFailed } from '../shared/saga-metrics.js';
 
 /** A compensation failed for good: the order is COMPENSATION_FAILED. */
 export const createHandler = (env: NodeJS.ProcessEnv, overrides: HandlerOverrides = {}) =>
@@ -11,4 +12,5 @@ export const createHandler = (env: NodeJS.ProcessEnv, overrides: HandlerOverride
     input: FailureInput,
     overrides,
     run: markCompensationFailed,
+    metrics: compensationFailed,
   });

@@ -1,6 +1,7 @@
 import { FailureInput } from '../domain/model.js';
 import { markOrderFailed } from '../saga/outcome.js';
 import { sagaHandler, type HandlerOverrides } from '../shared/saga-handler.js';
+import { purchaseFailed } from '../shared/saga-metrics.js';
 
 /** Final state of a compensated saga: the order is FAILED. */
 export const createHandler = (env: NodeJS.ProcessEnv, overrides: HandlerOverrides = {}) =>
@@ -11,4 +12,5 @@ export const createHandler = (env: NodeJS.ProcessEnv, overrides: HandlerOverride
     input: FailureInput,
     overrides,
     run: markOrderFailed,
+    metrics: purchaseFailed,
   });

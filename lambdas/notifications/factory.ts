@@ -1,3 +1,4 @@
+import { SNSClient } from '@aws-sdk/client-sns';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { readEnv } from '../shared/config.js';
@@ -21,13 +22,15 @@ export type NotificationEnv = z.infer<typeof NotificationEnv>;
 export function notificationSenderFromEnv(
   env: NodeJS.ProcessEnv,
   store: { ddb: DynamoDBDocumentClient; table: string; clock: () => Date },
+  /** Wraps the SNS client (X-Ray tracing on Lambda). */
+  traced: <T>(client: T) => T = (client) => client,
 ): NotificationSender {
   const config = readEnv(NotificationEnv, env);
   if (config.NOTIFICATION_SENDER === 'sns') {
     if (!config.NOTIFICATION_TOPIC_ARN) {
       throw new Error('Invalid Lambda environment: NOTIFICATION_TOPIC_ARN is required when NOTIFICATION_SENDER=sns');
     }
-    return new SnsNotificationSender({ topicArn: config.NOTIFICATION_TOPIC_ARN });
+    return new SnsNotificationSender({ topicArn: config.NOTIFICATION_TOPIC_ARN, client: traced(new SNSClient({})) });
   }
   return new RecordingNotificationSender(store);
 }

@@ -1,12 +1,16 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
 import { NOTIFIED_EVENTS } from '../../infra/catalog.js';
 import { notificationSenderFromEnv } from '../notifications/factory.js';
 import { NOTIFIER_CONSUMER, notify, type NotifyOutcome } from '../notifications/notify.js';
 import type { NotificationSender } from '../notifications/port.js';
 import { parseBusEvent } from '../shared/bus-event.js';
+import { busEventKeys } from '../shared/bus-event-keys.js';
 import { readTables } from '../shared/config.js';
 import { documentClient } from '../shared/dynamodb/client.js';
 import { DeliveryStore } from '../shared/dynamodb/delivery.js';
+import { createObservability } from '../shared/observability.js';
 
 /** What tests and the local stand-in may replace; production uses the defaults. */
 export interface NotifierOverrides {
@@ -26,13 +30,25 @@ export interface NotifierOverrides {
  */
 export function createHandler(env: NodeJS.ProcessEnv, overrides: NotifierOverrides = {}) {
   const tables = readTables(['NOTIFICATIONS_TABLE', 'ORDERS_TABLE'], env);
-  const ddb = overrides.ddb ?? documentClient();
+  const obs = createObservability(env, 'Notifier');
+  const ddb = overrides.ddb ?? documentClient(obs.traced(new DynamoDBClient({})));
   const clock = overrides.clock ?? (() => new Date());
   // The environment is validated even when a test replaces the sender.
-  const configured = notificationSenderFromEnv(env, { ddb, table: tables.NOTIFICATIONS_TABLE, clock });
+  const configured = notificationSenderFromEnv(env, { ddb, table: tables.NOTIFICATIONS_TABLE, clock }, obs.traced);
   const sender = overrides.sender ?? configured;
   const deliveries = new DeliveryStore({ ddb, table: tables.NOTIFICATIONS_TABLE, consumer: NOTIFIER_CONSUMER, clock });
   const deps = { ddb, tables, sender, deliveries, clock };
 
-  return async (event: unknown): Promise<NotifyOutcome> => notify(deps, parseBusEvent('Notifier', NOTIFIED_EVENTS, event));
+  return (event: unknown, context?: Context): Promise<NotifyOutcome> =>
+    obs.invocation(context, busEventKeys(event), async ({ log }) => {
+      try {
+        const outcome = await notify(deps, parseBusEvent('Notifier', NOTIFIED_EVENTS, event));
+        log.info('Notification handled', { eventId: outcome.eventId, type: outcome.type, outcome: outcome.outcome });
+        return outcome;
+      } catch (err) {
+        // Thrown on: Lambda retries the asynchronous invocation, then sends the event to the DLQ.
+        log.error('Notification failed', { error: err instanceof Error ? err : String(err) });
+        throw err;
+      }
+    });
 }

@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { paymentProviderFromEnv } from '../payments/factory.js';
 import type { PaymentProvider } from '../payments/port.js';
@@ -6,6 +9,7 @@ import { reconcileOrder, type ReconcileDeps, type ReconcileOutcome, type Reconci
 import { readEnv, readTables } from '../shared/config.js';
 import { documentClient } from '../shared/dynamodb/client.js';
 import { STATUS_INDEX, STATUS_SHARDS, type WatchedStatus } from '../shared/dynamodb/keys.js';
+import { childLogger, createObservability } from '../shared/observability.js';
 
 /**
  * Scheduled every minute: drives orders stuck PENDING past the reservation TTL, and
@@ -43,7 +47,8 @@ export class ReconcileErrors extends Error {
 
 export function createHandler(env: NodeJS.ProcessEnv, overrides: ReconcilerOverrides = {}) {
   const config = readEnv(ReconcilerEnv, env);
-  const ddb = overrides.ddb ?? documentClient();
+  const obs = createObservability(env, 'Reconciler');
+  const ddb = overrides.ddb ?? documentClient(obs.traced(new DynamoDBClient({})));
   const deps: ReconcileDeps = {
     ddb,
     tables: readTables(TABLES, env),
@@ -56,32 +61,42 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: ReconcilerOverr
     retryMaxSeconds: config.RETRY_MAX_SECONDS,
   };
 
-  return async (event: unknown): Promise<ReconcileSummary> => {
-    const onDemand = OnDemand.safeParse(event);
-    const orderIds = onDemand.success ? onDemand.data.orderIds : await dueOrders(deps, policy, config.MAX_ORDERS_PER_RUN);
-    const outcomes: ReconcileOutcome[] = [];
-    const errors: ReconcileSummary['errors'] = [];
-    const queue = [...orderIds];
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-          try {
-            outcomes.push(await reconcileOrder(deps, id, policy));
-          } catch (err) {
-            errors.push({ orderId: id, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+  // One run id per invocation; each order's lines carry `reconcile:<run id>` as their correlationId.
+  return (event: unknown, context?: Context): Promise<ReconcileSummary> => {
+    const correlationId = `reconcile:${context?.awsRequestId ?? randomUUID()}`;
+    return obs.invocation(context, { correlationId }, async ({ log, metrics }) => {
+      const onDemand = OnDemand.safeParse(event);
+      const orderIds = onDemand.success ? onDemand.data.orderIds : await dueOrders(deps, policy, config.MAX_ORDERS_PER_RUN);
+      const outcomes: ReconcileOutcome[] = [];
+      const errors: ReconcileSummary['errors'] = [];
+      const queue = [...orderIds];
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+            const orderLog = childLogger(log, { orderId: id });
+            try {
+              const outcome = await reconcileOrder(deps, id, policy);
+              outcomes.push(outcome);
+              orderLog.info('Order reconciled', { action: outcome.action, ...(outcome.detail ? { detail: outcome.detail } : {}) });
+            } catch (err) {
+              errors.push({ orderId: id, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+              orderLog.error('Order could not be reconciled', { error: err instanceof Error ? err : String(err) });
+            }
           }
-        }
-      }),
-    );
-    const summary: ReconcileSummary = {
-      examined: orderIds.length,
-      outcomes: outcomes.reduce<Record<string, number>>((acc, o) => ({ ...acc, [o.action]: (acc[o.action] ?? 0) + 1 }), {}),
-      errors,
-    };
-    console.log(JSON.stringify({ level: 'INFO', message: 'Reconciler run', ...summary, orders: outcomes }));
-    // Every order was tried; a failure still fails the invocation, so the Lambda Errors alarm sees it.
-    if (errors.length > 0) throw new ReconcileErrors(`${errors.length} order(s) could not be reconciled: ${JSON.stringify(errors)}`);
-    return summary;
+        }),
+      );
+      const summary: ReconcileSummary = {
+        examined: orderIds.length,
+        outcomes: outcomes.reduce<Record<string, number>>((acc, o) => ({ ...acc, [o.action]: (acc[o.action] ?? 0) + 1 }), {}),
+        errors,
+      };
+      for (const [action, count] of Object.entries(summary.outcomes)) metrics.add('ReconcilerActions', count, { action });
+      if (errors.length > 0) metrics.add('ReconcilerActions', errors.length, { action: 'ERROR' });
+      log.info('Reconciler run', { examined: summary.examined, outcomes: summary.outcomes, errors: errors.length });
+      // Every order was tried; a failure still fails the invocation, so the Lambda Errors alarm sees it.
+      if (errors.length > 0) throw new ReconcileErrors(`${errors.length} order(s) could not be reconciled: ${JSON.stringify(errors)}`);
+      return summary;
+    });
   };
 }
 

@@ -3,6 +3,7 @@ import { paymentProviderFromEnv } from '../payments/factory.js';
 import type { PaymentProvider } from '../payments/port.js';
 import { refundPayment } from '../saga/payment.js';
 import { sagaHandler, type HandlerOverrides } from '../shared/saga-handler.js';
+import { compensationRun } from '../shared/saga-metrics.js';
 
 /** Compensation of ChargePayment. */
 export const createHandler = (env: NodeJS.ProcessEnv, overrides: HandlerOverrides & { provider?: PaymentProvider } = {}) =>
@@ -14,4 +15,5 @@ export const createHandler = (env: NodeJS.ProcessEnv, overrides: HandlerOverride
     overrides,
     extra: (e, ddb) => paymentProviderFromEnv(e, ddb, overrides.provider),
     run: refundPayment,
+    metrics: compensationRun('RefundPayment'),
   });

@@ -1,6 +1,7 @@
 import { StepInput } from '../domain/model.js';
 import { restoreCoupon } from '../saga/coupon.js';
 import { sagaHandler, type HandlerOverrides } from '../shared/saga-handler.js';
+import { compensationRun } from '../shared/saga-metrics.js';
 
 /** Compensation of UseCoupon. */
 export const createHandler = (env: NodeJS.ProcessEnv, overrides: HandlerOverrides = {}) =>
@@ -11,4 +12,5 @@ export const createHandler = (env: NodeJS.ProcessEnv, overrides: HandlerOverride
     input: StepInput,
     overrides,
     run: restoreCoupon,
+    metrics: compensationRun('RestoreCoupon'),
   });

@@ -78,8 +78,11 @@ export async function createOrder(deps: OrderDeps, input: NewOrder): Promise<{ o
   }
 }
 
-/** The execution input: the order snapshot every step validates with `StepInput`. */
-export function executionInput(order: Order) {
+/**
+ * The execution input: the order snapshot every step validates with `StepInput`, with the
+ * request's correlation id (when there is one) so every step logs it.
+ */
+export function executionInput(order: Order, correlationId?: string) {
   return {
     orderId: order.orderId,
     userId: order.userId,
@@ -89,5 +92,7 @@ export function executionInput(order: Order) {
     ...(order.couponId ? { couponId: order.couponId } : {}),
     discount: order.discount,
     totalAmount: order.totalAmount,
+    createdAt: order.createdAt,
+    ...(correlationId ? { correlationId } : {}),
   };
 }

@@ -1,13 +1,15 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { InvalidInput } from '../domain/errors.js';
+import { BusinessRefusal, InvalidInput, OrderAlreadyCompleted } from '../domain/errors.js';
 import type { Deps } from '../saga/deps.js';
 import { readTables, type TableVar } from './config.js';
 import { documentClient } from './dynamodb/client.js';
+import { createObservability, type InvocationMetrics } from './observability.js';
 
 /** Step results are kept as long as an HTTP idempotency key: a day. */
 const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
@@ -24,10 +26,21 @@ export interface HandlerOverrides {
 export type SagaLambda<O> = (event: unknown, context: Context) => Promise<O>;
 
 /**
+ * The business metrics of a step's outcome (see saga-metrics.ts). Called only when the step did
+ * something in this invocation: a replay (the idempotency store answered, or the step record
+ * said it was already done) is counted as IdempotentReplay instead, never twice as a purchase.
+ */
+export type OutcomeMetrics<I, O> = (metrics: InvocationMetrics, input: I, outcome: O, now: Date) => void;
+
+/**
  * Builds a saga Lambda: validate the input with its schema, then run the operation wrapped in
  * Powertools `makeIdempotent` keyed on the orderId (prefix = the step name, so steps of the same
  * order never share a record). The conditional step record inside each operation is the second
  * line of defence, for when an idempotency record has expired or was deleted after a crash.
+ *
+ * Each invocation has its own logger (orderId and correlationId from the input on every line):
+ * start and end at INFO with the outcome, a refusal at WARN, any other error at ERROR — and
+ * rethrown, always. Its business metrics (`metrics`) are published when it ends.
  */
 export function sagaHandler<K extends TableVar, S extends z.ZodType<{ orderId: string }>, O, X extends object = object>(options: {
   name: string;
@@ -37,11 +50,13 @@ export function sagaHandler<K extends TableVar, S extends z.ZodType<{ orderId: s
   overrides?: HandlerOverrides;
   extra?: (env: NodeJS.ProcessEnv, ddb: DynamoDBDocumentClient) => X;
   run: (deps: Deps<K> & X, input: z.infer<S>) => Promise<O>;
+  metrics?: OutcomeMetrics<z.infer<S>, O>;
 }): SagaLambda<O> {
   const overrides = options.overrides ?? {};
   const tables = readTables(options.tables, options.env);
   const { IDEMPOTENCY_TABLE } = readTables(['IDEMPOTENCY_TABLE'], options.env);
-  const ddb = overrides.ddb ?? documentClient();
+  const obs = createObservability(options.env, options.name);
+  const ddb = overrides.ddb ?? documentClient(obs.traced(new DynamoDBClient({})));
   const deps = {
     ddb,
     tables,
@@ -51,23 +66,66 @@ export function sagaHandler<K extends TableVar, S extends z.ZodType<{ orderId: s
 
   const persistenceStore = new DynamoDBPersistenceLayer({
     tableName: IDEMPOTENCY_TABLE,
-    awsSdkV3Client: overrides.idempotencyClient ?? new DynamoDBClient({}),
+    awsSdkV3Client: overrides.idempotencyClient ?? obs.traced(new DynamoDBClient({})),
   });
   const config = new IdempotencyConfig({
     eventKeyJmesPath: 'orderId',
     throwOnNoIdempotencyKey: true,
     expiresAfterSeconds: IDEMPOTENCY_TTL_SECONDS,
   });
+  // Set inside the idempotent function: when it did not run, the idempotency store answered.
+  const executed = new AsyncLocalStorage<{ ran: boolean }>();
   const idempotent = makeIdempotent(
-    async (input: z.infer<S>, _context: Context): Promise<O> => options.run(deps, input),
+    async (input: z.infer<S>, _context: Context): Promise<O> => {
+      const marker = executed.getStore();
+      if (marker) marker.ran = true;
+      return options.run(deps, input);
+    },
     { persistenceStore, config, keyPrefix: options.name },
   );
 
-  return async (event, context) => {
-    const parsed = options.input.safeParse(event);
-    if (!parsed.success) {
-      throw new InvalidInput(`${options.name}: invalid input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    }
-    return idempotent(parsed.data, context);
-  };
+  return (event, context) =>
+    obs.invocation(context, invocationKeys(event), async ({ log, metrics }) => {
+      const parsed = options.input.safeParse(event);
+      if (!parsed.success) {
+        const error = new InvalidInput(`${options.name}: invalid input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        log.error('Step input refused', error);
+        throw error;
+      }
+      log.info('Step started', { step: options.name });
+      const marker = { ran: false };
+      let outcome: O;
+      try {
+        outcome = await executed.run(marker, () => idempotent(parsed.data, context));
+      } catch (err) {
+        // A refusal is the saga working as designed (the ASL catches it and compensates), and
+        // so is the CompleteOrder fence finding the order completed; anything else is an
+        // incident. Either way the error goes on to Step Functions.
+        if (err instanceof BusinessRefusal || err instanceof OrderAlreadyCompleted) log.warn('Step refused', { step: options.name, reason: err.name, detail: err.message });
+        else log.error('Step failed', { step: options.name, error: err instanceof Error ? err : String(err) });
+        throw err;
+      }
+      const replayed = !marker.ran || isReplay(outcome);
+      if (replayed) metrics.count('IdempotentReplay', { source: options.name });
+      else options.metrics?.(metrics, parsed.data, outcome, deps.clock());
+      log.info('Step finished', { step: options.name, outcome, replayed, ...(marker.ran ? {} : { replayedFrom: 'idempotency-store' }) });
+      return outcome;
+    });
+}
+
+/** The step contract's outcomes say `replayed: true` when the step record showed it was already done. */
+function isReplay(outcome: unknown): boolean {
+  return typeof outcome === 'object' && outcome !== null && 'replayed' in outcome && outcome.replayed === true;
+}
+
+/**
+ * Keys read before validation, so even a refused input is logged with its order. The
+ * correlationId is the API request's (in the execution input); executions started without one
+ * (the reconciler's, older ones) correlate on the orderId.
+ */
+function invocationKeys(event: unknown): { orderId?: string; correlationId?: string } {
+  if (typeof event !== 'object' || event === null) return {};
+  const orderId = 'orderId' in event && typeof event.orderId === 'string' ? event.orderId.slice(0, 128) : undefined;
+  const correlationId = 'correlationId' in event && typeof event.correlationId === 'string' ? event.correlationId.slice(0, 128) : orderId;
+  return { ...(orderId ? { orderId } : {}), ...(correlationId ? { correlationId } : {}) };
 }

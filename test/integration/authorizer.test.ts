@@ -139,14 +139,19 @@ describe('Authorizer: HS256 tokens', () => {
     await expectUnauthorized(handler({ type: 'TOKEN', methodArn: METHOD_ARN } as unknown as APIGatewayTokenAuthorizerEvent));
   });
 
-  it('logs the reason of a rejection, never the token or the secret', async () => {
+  it('logs the reason of a rejection and the user of an acceptance, never the token or the secret', async () => {
     const { handler, logs } = hsAuthorizer();
     const expired = await signHs256(payload({ exp: nowSeconds() - 3600 }));
+    const valid = await signHs256(payload());
     await expectUnauthorized(handler(event(`Bearer ${expired}`)));
-    await handler(event(`Bearer ${await signHs256(payload())}`));
-    expect(logs).toEqual([{ level: 'INFO', message: 'token rejected', reason: 'expired' }]);
+    await handler(event(`Bearer ${valid}`));
+    expect(logs).toEqual([
+      { level: 'INFO', message: 'token rejected', reason: 'expired' },
+      { level: 'INFO', message: 'token accepted', userId: 'alice', admin: false },
+    ]);
     const text = JSON.stringify(logs);
     expect(text).not.toContain(expired.split('.')[2]);
+    expect(text).not.toContain(valid.split('.')[2]);
     expect(text).not.toContain(TEST_SECRET);
   });
 });

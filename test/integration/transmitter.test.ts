@@ -11,6 +11,7 @@ import { readTransmission } from '../../lambdas/transmission/recording.js';
 import { createHandler } from '../../lambdas/transmitter/app.js';
 import { envelopeOf, sqsEvent, sqsRecord } from '../support/bus-events.js';
 import { localEventTables } from '../support/event-tables.js';
+import { captureLogs, enableTelemetry } from '../support/logs.js';
 import { newOrderId } from '../support/saga.js';
 
 const T0 = new Date('2026-03-01T10:00:00.000Z');
@@ -82,6 +83,8 @@ let world: Awaited<ReturnType<typeof localEventTables>>;
 let httpEnv: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
+  // The tests read the WARN/ERROR lines of the transmitter's logger (errorLog below).
+  enableTelemetry('WARN');
   world = await localEventTables();
   await startEndpoint();
   httpEnv = {
@@ -117,10 +120,11 @@ function deliveryOf(eventId: string) {
 
 const failuresOf = (response: { batchItemFailures: { itemIdentifier: string }[] }) => response.batchItemFailures.map((f) => f.itemIdentifier);
 
-/** console.error lines the transmitter logged, parsed. */
+/** WARN and ERROR lines the transmitter logged (its Powertools logger), parsed. */
 function errorLog() {
-  const spy = vi.spyOn(console, 'error').mockImplementation(() => undefined);
-  return () => spy.mock.calls.map((args) => JSON.parse(String(args[0])) as { level: string; messageId: string; error: { name: string } });
+  const logs = captureLogs();
+  return () =>
+    logs.entries().filter((l) => l['level'] === 'WARN' || l['level'] === 'ERROR') as unknown as { level: string; messageId: string; error: { name: string } }[];
 }
 
 function crashingDdb(): { ddb: DynamoDBDocumentClient; crashNextTransactions: (n: number) => void } {

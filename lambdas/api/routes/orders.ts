@@ -48,6 +48,8 @@ interface PurchaseRequest {
   userId: string;
   orderId: string;
   requestId: string;
+  /** Not part of the key or of the payload check: a retry may carry another one. */
+  correlationId: string;
   instance: string;
   /** Prefix of our paths as the client sees them (the stage), for Location headers. */
   base: string;
@@ -76,11 +78,13 @@ export function orderRoutes(deps: OrdersDeps): Route[] {
     {
       method: 'POST',
       resource: '/orders',
-      async handle({ event, context, principal }: Request): Promise<Response> {
+      async handle({ event, context, principal, log, correlationId }: Request): Promise<Response> {
         const rawKey = header(event, 'idempotency-key');
         if (rawKey === undefined) throw new HttpProblem('idempotency-key-missing');
         const key = IdempotencyKey.safeParse(rawKey);
         if (!key.success) throw new HttpProblem('idempotency-key-invalid', key.error.issues[0]?.message);
+        const orderId = orderIdFor(principal.userId, key.data);
+        log.appendKeys({ orderId });
         const body = parseBody(event, PurchaseBody);
 
         config.registerLambdaContext(context);
@@ -89,8 +93,9 @@ export function orderRoutes(deps: OrdersDeps): Route[] {
             scope: `${principal.userId}\n${key.data}`,
             payload: body,
             userId: principal.userId,
-            orderId: orderIdFor(principal.userId, key.data),
+            orderId,
             requestId: context.awsRequestId,
+            correlationId,
             instance: event.requestContext.path ?? event.path,
             base: basePath(event),
           });
@@ -113,8 +118,9 @@ export function orderRoutes(deps: OrdersDeps): Route[] {
     {
       method: 'GET',
       resource: '/orders/{orderId}',
-      async handle({ principal, params }: Request): Promise<Response> {
+      async handle({ principal, params, log }: Request): Promise<Response> {
         const orderId = validate(Id, params['orderId']);
+        log.appendKeys({ orderId });
         const view = await orderWithTimeline(deps.data, orderId);
         // Someone else's order answers exactly like a missing one: never reveal it exists.
         if (!view || (view.userId !== principal.userId && !principal.admin)) {
@@ -157,7 +163,7 @@ async function purchase(deps: OrdersDeps, req: PurchaseRequest): Promise<Respons
   }
   // A retry of a request whose order already ended (its first answer was a 5xx) needs no run.
   if (order.status === 'PENDING') {
-    const run = await deps.workflow.run(order.orderId, executionInput(order), deps.waitMs);
+    const run = await deps.workflow.run(order.orderId, executionInput(order, req.correlationId), deps.waitMs);
     const response = fromRun(order.orderId, run, req);
     if (response) return response;
   }

@@ -1,3 +1,4 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type { Response } from '../http.js';
 import type { Principal } from '../schemas.js';
@@ -7,6 +8,10 @@ export interface Request {
   context: Context;
   principal: Principal;
   params: Record<string, string>;
+  /** This request's logger: `appendKeys({ orderId })` once the route knows the order, for the request line. */
+  log: Logger;
+  /** Follows the request into the workflow (the execution input) and every step's log lines. */
+  correlationId: string;
 }
 
 export interface Route {
