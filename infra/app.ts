@@ -3,6 +3,7 @@
  *   npx cdk deploy -c workflowType=STANDARD -c paymentProvider=http -c paymentProviderUrl=https://pay.example
  *   npx cdk deploy -c retainData=false -c stackName=PurchaseSaga-dev
  *   npx cdk deploy -c jwksUrl=https://cognito-idp.<region>.amazonaws.com/<pool>/.well-known/jwks.json -c jwtIssuer=... -c adminClaim=cognito:groups
+ *   npx cdk deploy -c alarmEmail=oncall@example.com -c apiReservedConcurrency=100
  */
 import { App } from 'aws-cdk-lib';
 import {
@@ -12,6 +13,7 @@ import {
   type PaymentProviderKind,
   type WorkflowType,
 } from './stack.js';
+import { isEmailAddress } from './monitoring.js';
 
 function optionalString(app: App, key: string): string | undefined {
   const value: unknown = app.node.tryGetContext(key);
@@ -44,6 +46,13 @@ function optionalInt(app: App, key: string, min: number, max: number): number | 
   return n;
 }
 
+function optionalEmail(app: App, key: string): string | undefined {
+  const value = optionalString(app, key)?.trim();
+  if (value === undefined || value === '') return undefined;
+  if (!isEmailAddress(value)) throw new Error(`context '${key}' must be an e-mail address; got '${value}'`);
+  return value;
+}
+
 const app = new App();
 const workflowType = oneOf<WorkflowType>(app, 'workflowType', WORKFLOW_TYPES);
 const paymentProvider = oneOf<PaymentProviderKind>(app, 'paymentProvider', PAYMENT_PROVIDERS);
@@ -69,6 +78,9 @@ new PurchaseSagaStack(app, 'PurchaseSaga', {
   pendingTtlSeconds: optionalInt(app, 'pendingTtlSeconds', 60, 86_400),
   notificationTopicArn: optionalString(app, 'notificationTopicArn'),
   externalEndpointUrl: optionalString(app, 'externalEndpointUrl'),
+  alarmEmail: optionalEmail(app, 'alarmEmail'),
+  apiReservedConcurrency: optionalInt(app, 'apiReservedConcurrency', 1, 10_000),
+  apiGatewayCloudWatchRole: optionalBoolean(app, 'apiGatewayCloudWatchRole'),
 });
 
 app.synth();

@@ -17,7 +17,7 @@ import { EVENT_FUNCTIONS, EVENT_SOURCE, NOTIFIED_EVENTS, TRANSMITTED_EVENTS, typ
  * events to the notification consumer (Lambda target) and, through an SQS queue, to the external
  * data transmission consumer. Delivery is at least once everywhere: every consumer deduplicates
  * on `detail.eventId`. What cannot be delivered after the retries lands in a dead-letter queue
- * with an alarm (the SNS action arrives with issue #6: `alarms`).
+ * with an alarm; the stack's Monitoring construct adds its SNS topic to those alarms.
  */
 
 /** What the stack's function factory takes (it adds table variables and grants from `access`). */
@@ -43,6 +43,18 @@ export interface EventsPipelineProps {
 export const EVENT_FUNCTION_TIMEOUTS: Record<EventFunction['id'], number> = { Publisher: 60, Notifier: 20, Transmitter: 20 };
 export const EXTERNAL_TIMEOUT_MS = 5_000;
 
+export type DeadLetterQueueId = 'PublisherDlq' | 'NotifierDlq' | 'TransmissionDlq';
+
+/** What landed in each dead-letter queue and what to do about it (the alarm descriptions). */
+export const DEAD_LETTER_GUIDANCE: Record<DeadLetterQueueId, string> = {
+  PublisherDlq:
+    'Outbox events were not published to the bus: each message names the Orders stream shard and sequence range of a batch the Publisher kept failing on after its retries (not the events themselves). Read the Publisher logs for the error and fix it; then, within 24 h, read those stream records (GetShardIterator AT_SEQUENCE_NUMBER) and put their events on the bus, or after 24 h rebuild them from the orders\' EVENT# items (consumers deduplicate on eventId); then delete the messages.',
+  NotifierDlq:
+    'Notifications were not sent: each message is an event EventBridge could not deliver to the Notifier, or the record of an invocation that still failed after its retries (the event is its requestPayload). Read the Notifier logs, fix the cause (e.g. the SNS topic or its permissions), then put the events on the bus again (the Notifier deduplicates on eventId) and delete the messages.',
+  TransmissionDlq:
+    'Completed orders were not transmitted: the Transmitter failed on each message 5 times. Check the external endpoint and the Transmitter logs, fix the cause, then start a DLQ redrive back to the TransmissionQueue (the Transmitter deduplicates on eventId).',
+};
+
 /** The outbox records the Publisher is invoked with: inserts of `EVENT#...` items. */
 export const OUTBOX_FILTER = { eventName: FilterRule.isEqual('INSERT'), dynamodb: { Keys: { sk: { S: FilterRule.beginsWith('EVENT#') } } } };
 
@@ -53,8 +65,10 @@ export class EventsPipeline extends Construct {
   readonly notifierDlq: sqs.Queue;
   readonly transmissionQueue: sqs.Queue;
   readonly transmissionDlq: sqs.Queue;
-  /** One per dead-letter queue: something was not delivered. No action yet (issue #6 adds the topic). */
+  /** One per dead-letter queue: something was not delivered. Actions are added by the stack's Monitoring. */
   readonly alarms: cloudwatch.Alarm[] = [];
+  /** The same alarms by queue, for the monitoring and the runbook. */
+  readonly deadLetterAlarms: Partial<Record<DeadLetterQueueId, cloudwatch.Alarm>> = {};
 
   constructor(scope: Construct, id: string, props: EventsPipelineProps) {
     super(scope, id);
@@ -74,19 +88,21 @@ export class EventsPipeline extends Construct {
     // key policy), reachable over TLS only. Dead letters are kept the maximum, 14 days.
     const queue = (queueId: string, extra: sqs.QueueProps = {}): sqs.Queue =>
       new sqs.Queue(this, queueId, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, ...extra });
-    const deadLetterQueue = (queueId: string): sqs.Queue => {
+    const deadLetterQueue = (queueId: DeadLetterQueueId): sqs.Queue => {
       const dlq = queue(queueId, { retentionPeriod: Duration.days(14) });
-      this.alarms.push(
-        new cloudwatch.Alarm(this, `${queueId}Alarm`, {
-          alarmDescription: `Undelivered purchase events in ${queueId}: inspect the messages, fix the cause, redrive.`,
-          metric: dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM }),
-          threshold: 0,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 1,
-          datapointsToAlarm: 1,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-      );
+      const alarm = new cloudwatch.Alarm(this, `${queueId}Alarm`, {
+        // Named after the stack (alarm names are unique per account and region), quoted in the runbook.
+        alarmName: `${Stack.of(this).stackName}-${queueId}-NotEmpty`,
+        alarmDescription: `${DEAD_LETTER_GUIDANCE[queueId]} Messages are kept 14 days.`,
+        metric: dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        datapointsToAlarm: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      this.alarms.push(alarm);
+      this.deadLetterAlarms[queueId] = alarm;
       return dlq;
     };
 

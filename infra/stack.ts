@@ -26,6 +26,8 @@ import {
 } from './catalog.js';
 import { GATEWAY_PROBLEMS } from './gateway-responses.js';
 import { EventsPipeline } from './events.js';
+import { Monitoring } from './monitoring.js';
+import { applyNagSuppressions } from './nag-suppressions.js';
 import { STATUS_INDEX } from '../lambdas/shared/dynamodb/keys.js';
 
 /** Repository root (this file lives in <root>/infra). */
@@ -73,6 +75,22 @@ export interface PurchaseSagaStackProps extends StackProps {
   notificationTopicArn?: string;
   /** POST completed orders to this https endpoint; without it transmissions are recorded. */
   externalEndpointUrl?: string;
+  /** Subscribe this e-mail address to the alarm topic (it must confirm the subscription). */
+  alarmEmail?: string;
+  /**
+   * Reserved concurrency of the Api function, so a runaway client (within the stage throttling)
+   * cannot take the whole account's concurrency from the saga steps. Opt-in, default none: Lambda
+   * refuses any reservation that leaves less than 100 unreserved executions, so on accounts with a
+   * small concurrency limit (new accounts often have 10) a reservation fails the deployment.
+   */
+  apiReservedConcurrency?: number;
+  /**
+   * API Gateway writes access and execution logs only when the region's API Gateway account
+   * settings name a CloudWatch Logs role. Default true: this stack creates that role and sets it
+   * (retained when the stack is deleted). Set false where the account settings are managed
+   * elsewhere (the role must already be set, or the stage fails to deploy).
+   */
+  apiGatewayCloudWatchRole?: boolean;
 }
 
 export const DEFAULT_API_RATE_LIMIT = 50;
@@ -93,6 +111,11 @@ export class PurchaseSagaStack extends Stack {
   readonly functions: ReadonlyMap<string, NodejsFunction>;
   readonly stateMachine: sfn.StateMachine;
   readonly api: apigw.RestApi;
+  readonly apiFunction: NodejsFunction;
+  readonly authorizerFunction: NodejsFunction;
+  readonly reconcilerFunction: NodejsFunction;
+  readonly events: EventsPipeline;
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: PurchaseSagaStackProps = {}) {
     super(scope, id, props);
@@ -184,7 +207,18 @@ export class PurchaseSagaStack extends Stack {
     for (const fn of functions.values()) fn.grantInvoke(this.stateMachine);
 
     // ---- The HTTP edge: REST API, JWT authorizer, one API Lambda ----------------------------
-    this.api = this.httpApi(props, { tables, functions, workflowType, dataRemovalPolicy });
+    const edge = this.httpApi(props, { tables, functions, workflowType, dataRemovalPolicy });
+    this.api = edge.api;
+    this.apiFunction = edge.apiFunction;
+    this.authorizerFunction = edge.authorizerFunction;
+    const apiReservedConcurrency = props.apiReservedConcurrency;
+    if (apiReservedConcurrency !== undefined) {
+      if (!Number.isInteger(apiReservedConcurrency) || apiReservedConcurrency < 1) {
+        throw new Error(`apiReservedConcurrency must be a positive integer; got ${String(apiReservedConcurrency)}`);
+      }
+      // Opt-in only: see the prop (a reservation fails the deployment on small accounts).
+      (this.apiFunction.node.defaultChild as CfnFunction).reservedConcurrentExecutions = apiReservedConcurrency;
+    }
 
     // ---- The reconciler: every minute, stuck orders are driven to a terminal state -----------
     const reconciler = this.lambdaFunction(
@@ -200,8 +234,9 @@ export class PurchaseSagaStack extends Stack {
       tables,
       dataRemovalPolicy,
     );
-    // One run at a time is enough, and bounds the load a backlog can cause.
-    (reconciler.node.defaultChild as CfnFunction).reservedConcurrentExecutions = 1;
+    // No reserved concurrency: overlapping runs are safe (every operation is fenced and
+    // conditional), and a reservation fails to deploy on accounts with the default limit of 10.
+    this.reconcilerFunction = reconciler;
     new events.Rule(this, 'ReconcilerSchedule', {
       description: 'Drive stuck purchase orders to a terminal state',
       schedule: events.Schedule.rate(Duration.minutes(1)),
@@ -212,12 +247,26 @@ export class PurchaseSagaStack extends Stack {
     if (externalEndpointUrl && !/^https:\/\/[^\s]+$/.test(externalEndpointUrl)) {
       throw new Error(`externalEndpointUrl must be an https URL; got '${externalEndpointUrl}'`);
     }
-    new EventsPipeline(this, 'Events', {
+    this.events = new EventsPipeline(this, 'Events', {
       tables,
       lambdaFunction: (spec) => this.lambdaFunction(spec, tables, dataRemovalPolicy),
       ...(props.notificationTopicArn ? { notificationTopic: sns.Topic.fromTopicArn(this, 'NotificationTopic', props.notificationTopicArn) } : {}),
       ...(externalEndpointUrl ? { externalEndpointUrl } : {}),
     });
+
+    // ---- Alarms to an SNS topic, the PurchaseFlow dashboard (infra/monitoring.ts) ---------------
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      stateMachine: this.stateMachine,
+      functions: { ...Object.fromEntries(functions), Api: this.apiFunction, Authorizer: this.authorizerFunction, Reconciler: reconciler, ...this.events.functions },
+      api: this.api,
+      deadLetterQueues: { PublisherDlq: this.events.publisherDlq, NotifierDlq: this.events.notifierDlq, TransmissionDlq: this.events.transmissionDlq },
+      deadLetterAlarms: this.events.deadLetterAlarms,
+      ordersTable: tables.Orders,
+      alarmEmail: props.alarmEmail,
+      aslPath: ASL_PATH,
+    });
+    // cdk-nag: the findings accepted by design, each with its reason (infra/nag-suppressions.ts).
+    applyNagSuppressions(this);
 
     // ---- Outputs -----------------------------------------------------------------------------
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
@@ -310,7 +359,7 @@ export class PurchaseSagaStack extends Stack {
       workflowType: WorkflowType;
       dataRemovalPolicy: RemovalPolicy;
     },
-  ): apigw.RestApi {
+  ): { api: apigw.RestApi; apiFunction: NodejsFunction; authorizerFunction: NodejsFunction } {
     const spec = (id: string) => {
       const found = EDGE_FUNCTIONS.find((f) => f.id === id);
       if (!found) throw new Error(`No edge function ${id} in the catalog`);
@@ -381,18 +430,62 @@ export class PurchaseSagaStack extends Stack {
       );
     }
 
+    // Access logs: one JSON line per request, no headers or bodies (no tokens in logs).
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: ctx.dataRemovalPolicy,
+    });
+    const apiGatewayCloudWatchRole = props.apiGatewayCloudWatchRole ?? true;
+    const stageName = 'v1';
     const api = new apigw.RestApi(this, 'PurchaseApi', {
+      // Named after the stack: API Gateway's metrics are keyed by API name, and two stacks may share an account.
+      restApiName: `${Stack.of(this).stackName}-PurchaseApi`,
       description: 'Purchase saga HTTP API',
       endpointTypes: [apigw.EndpointType.REGIONAL],
-      cloudWatchRole: false,
+      // The region's API Gateway account role for CloudWatch Logs (see the prop); kept on delete, other APIs may rely on it.
+      cloudWatchRole: apiGatewayCloudWatchRole,
+      ...(apiGatewayCloudWatchRole ? { cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN } : {}),
       deployOptions: {
-        stageName: 'v1',
+        stageName,
         tracingEnabled: true,
         metricsEnabled: true,
         throttlingRateLimit: props.apiRateLimit ?? DEFAULT_API_RATE_LIMIT,
         throttlingBurstLimit: props.apiBurstLimit ?? DEFAULT_API_BURST_LIMIT,
+        // Execution logs for errors only, never request or response data.
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: apigw.AccessLogField.contextRequestId(),
+            extendedRequestId: apigw.AccessLogField.contextExtendedRequestId(),
+            requestTime: apigw.AccessLogField.contextRequestTime(),
+            ip: apigw.AccessLogField.contextIdentitySourceIp(),
+            userAgent: apigw.AccessLogField.contextIdentityUserAgent(),
+            httpMethod: apigw.AccessLogField.contextHttpMethod(),
+            resourcePath: apigw.AccessLogField.contextResourcePath(),
+            status: apigw.AccessLogField.contextStatus(),
+            responseLength: apigw.AccessLogField.contextResponseLength(),
+            responseLatency: apigw.AccessLogField.contextResponseLatency(),
+            principalId: apigw.AccessLogField.contextAuthorizerPrincipalId(),
+            authorizerError: apigw.AccessLogField.contextAuthorizerError(),
+            integrationStatus: apigw.AccessLogField.contextIntegrationStatus(),
+            integrationLatency: apigw.AccessLogField.contextIntegrationLatency(),
+            integrationError: apigw.AccessLogField.contextIntegrationErrorMessage(),
+            errorMessage: apigw.AccessLogField.contextErrorMessageString(),
+            errorType: apigw.AccessLogField.contextErrorResponseType(),
+            xrayTraceId: apigw.AccessLogField.contextXrayTraceId(),
+          }),
+        ),
       },
     });
+    // API Gateway would create the execution log group itself, kept forever: create it first, with retention.
+    const executionLogs = new logs.LogGroup(this, 'ApiExecutionLogs', {
+      logGroupName: `API-Gateway-Execution-Logs_${api.restApiId}/${stageName}`,
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: ctx.dataRemovalPolicy,
+    });
+    api.deploymentStage.node.addDependency(executionLogs);
     const authorizer = new apigw.TokenAuthorizer(this, 'JwtAuthorizer', {
       handler: authorizerFn,
       identitySource: apigw.IdentitySource.header('Authorization'),
@@ -415,6 +508,6 @@ export class PurchaseSagaStack extends Stack {
         templates: { 'application/json': JSON.stringify({ type: g.type, title: g.title, status: g.status }) },
       });
     }
-    return api;
+    return { api, apiFunction: apiFn, authorizerFunction: authorizerFn };
   }
 }

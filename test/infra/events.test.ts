@@ -279,10 +279,18 @@ describe('Stack: EventsPipeline', () => {
     for (const dlq of ['PublisherDlq', 'NotifierDlq', 'TransmissionDlq'] as const) expect(s.props(s.queue(dlq)).MessageRetentionPeriod, dlq).toBe(14 * 24 * 3600);
   });
 
-  it('alarms on any visible message in each dead-letter queue (1 datapoint of 1 minute), with no action yet', () => {
+  it('alarms on any visible message in each dead-letter queue (1 datapoint of 1 minute), notifying the alarm topic when it fires and clears', () => {
     const alarms = s.of('AWS::CloudWatch::Alarm').filter(([, a]) => a.Namespace === 'AWS/SQS');
     const dlqs = (['PublisherDlq', 'NotifierDlq', 'TransmissionDlq'] as const).map((d) => s.queue(d));
     expect(alarms.map(([, a]) => render((a.Dimensions as { Value: unknown }[])[0]?.Value)).sort()).toEqual(dlqs.map((d) => `\${${d}.QueueName}`).sort());
+    // The stack's Monitoring adds its topic to the pipeline's own alarms (no second alarm per queue).
+    const topics = s.of('AWS::SNS::Topic').map(([id]) => id);
+    expect(topics).toHaveLength(1);
+    for (const q of ['PublisherDlq', 'NotifierDlq', 'TransmissionDlq'] as const) {
+      const alarm = s.pipeline.deadLetterAlarms[q];
+      if (!alarm) throw new Error(`no alarm on ${q}`);
+      expect(s.props(s.id(alarm)).AlarmName, q).toBe(`EventsTestSaga-${q}-NotEmpty`);
+    }
     for (const [id, a] of alarms) {
       expect(a, id).toMatchObject({
         MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -294,8 +302,11 @@ describe('Stack: EventsPipeline', () => {
         DatapointsToAlarm: 1,
         TreatMissingData: 'notBreaching',
       });
-      expect(a.AlarmActions, id).toBeUndefined();
+      expect(a.AlarmActions, id).toEqual([{ Ref: topics[0] }]);
+      expect(a.OKActions, id).toEqual([{ Ref: topics[0] }]);
     }
+    // The construct alone adds no action: the stack's monitoring owns the topic.
+    for (const [id, a] of synthConstruct().of('AWS::CloudWatch::Alarm')) expect(a.AlarmActions, id).toBeUndefined();
   });
 
   it('outputs the bus name and every queue URL', () => {
