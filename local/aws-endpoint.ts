@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenLocal } from './http-server.js';
 import { z } from 'zod';
 import type { LocalEventBus } from './eventbridge.js';
 import {
@@ -522,26 +522,7 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
     res.writeHead(status, headers).end(JSON.stringify(body));
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      console.error('local AWS endpoint: failed to answer', err);
-      res.destroy();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-
-  return {
-    url: `http://127.0.0.1:${port}`,
-    async stop() {
-      const closed = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-      server.closeAllConnections();
-      await closed;
-    },
-  };
+  return listenLocal('local AWS endpoint', handle, options.port);
 }
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {

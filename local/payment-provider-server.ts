@@ -1,5 +1,5 @@
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { listenLocal } from './http-server.js';
 import { z } from 'zod';
 import { PaymentProviderTimeout, PaymentProviderUnavailable } from '../lambdas/domain/errors.js';
 import {
@@ -139,26 +139,13 @@ export async function startPaymentProviderServer(options: PaymentProviderServerO
     res.writeHead(answer.status, { 'Content-Type': 'application/json' }).end(JSON.stringify(answer.body));
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      console.error('payment provider stand-in: failed to answer', err);
-      res.destroy();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-
+  const listening = await listenLocal('payment provider stand-in', handle, options.port);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: listening.url,
     requests,
     async stop() {
       for (const release of [...releaseHolds]) release();
-      const closed = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-      server.closeAllConnections();
-      await closed;
+      await listening.stop();
     },
   };
 }
