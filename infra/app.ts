@@ -75,7 +75,8 @@ new PurchaseSagaStack(app, 'PurchaseSaga', {
   apiRateLimit: optionalInt(app, 'apiRateLimit', 1, 10_000),
   apiBurstLimit: optionalInt(app, 'apiBurstLimit', 1, 5_000),
   workflowWaitMs: optionalInt(app, 'workflowWaitMs', 0, 25_000),
-  pendingTtlSeconds: optionalInt(app, 'pendingTtlSeconds', 60, 86_400),
+  // Never below the state machine's own timeout (280 s): a live execution must not be reconciled.
+  pendingTtlSeconds: optionalInt(app, 'pendingTtlSeconds', 300, 86_400),
   notificationTopicArn: optionalString(app, 'notificationTopicArn'),
   externalEndpointUrl: optionalString(app, 'externalEndpointUrl'),
   alarmEmail: optionalEmail(app, 'alarmEmail'),

@@ -53,6 +53,8 @@ export interface MonitoringProps {
  * answer 500 (Api-5xxRate).
  */
 export const ERRORS_ARE_OUTCOMES: readonly string[] = ['DeductBalance', 'UseCoupon', 'ReserveInventorySlots', 'ReserveStock', 'ChargePayment', 'Authorizer'];
+/** Functions without an Errors alarm: the above, and FenceCompleteOrder, whose OrderAlreadyCompleted means the purchase succeeded. */
+export const NO_ERRORS_ALARM: readonly string[] = [...ERRORS_ARE_OUTCOMES, 'FenceCompleteOrder'];
 
 /** A plausible e-mail address (SNS sends it a confirmation; this only catches typos such as a missing @). */
 export function isEmailAddress(value: string): boolean {
@@ -253,7 +255,7 @@ export class Monitoring extends Construct {
     // function (its logs are one click away), a second failing function still notifies while the
     // first is in alarm, and an alarm's math expression may use at most 10 metrics (there are 20 functions).
     for (const [fnId, fn] of fnEntries) {
-      if (!ERRORS_ARE_OUTCOMES.includes(fnId)) {
+      if (!NO_ERRORS_ALARM.includes(fnId)) {
         alarm(`Lambda-${fnId}-Errors`, {
           description: `The ${fnId} Lambda failed (threw, timed out or ran out of memory) in the last 5 minutes. Read its log group (level ERROR, by orderId/correlationId) and its X-Ray traces. Saga steps are retried by the state machine and then compensated; event functions by their retries and DLQs; the Reconciler on its next run.`,
           metric: fn.metricErrors({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }),
@@ -263,7 +265,7 @@ export class Monitoring extends Construct {
       alarm(`Lambda-${fnId}-Throttles`, {
         description:
           fnId === 'Reconciler'
-            ? 'The Reconciler was throttled: it runs one at a time (reserved concurrency 1), so a run took longer than the 1-minute schedule (a backlog of stuck orders) or the account is out of concurrency. Check ReconcilerActions and its Duration on the dashboard.'
+            ? 'The Reconciler was throttled: the account is out of Lambda concurrency (it has no reservation of its own). Check the account-level ConcurrentExecutions and which functions use it; runs that overlap are safe, a throttled run is retried by the schedule.'
             : `The ${fnId} Lambda was throttled in the last 5 minutes: the account (or its reserved concurrency) ran out of concurrent executions. Check ConcurrentExecutions for the account and which function is consuming it (dashboard, Lambda duration and invocations); raise the account limit or cap the offender (API stage throttling, apiReservedConcurrency).`,
         metric: fn.metricThrottles({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }),
         threshold: 0,

@@ -56,7 +56,7 @@ export interface PurchaseSagaStackProps extends StackProps {
   /**
    * JWT verification of the API. With `jwksUrl` (a Cognito user pool or any OIDC issuer):
    * RS256 against that JWKS. Without: HS256 with a secret generated in Secrets Manager — for
-   * development (mint tokens with `npm run token -- --secret-arn <JwtSecretArn output>`).
+   * development (mint tokens with `npm run token -- --secret-file <file holding the JwtSecretArn secret>`).
    */
   jwksUrl?: string;
   jwtIssuer?: string;

@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
+import { InvalidInput } from '../domain/errors.js';
 import { paymentProviderFromEnv } from '../payments/factory.js';
 import type { PaymentProvider } from '../payments/port.js';
 import { reconcileOrder, type ReconcileDeps, type ReconcileOutcome, type ReconcilePolicy, type ReconcileTables } from '../saga/reconcile.js';
@@ -23,7 +24,7 @@ const ReconcilerEnv = z.object({
   MAX_ORDERS_PER_RUN: z.coerce.number().int().min(1).max(10_000).default(200),
 });
 
-const OnDemand = z.object({ orderIds: z.array(z.string().min(1).max(128)).min(1).max(1_000) });
+const OnDemand = z.strictObject({ orderIds: z.array(z.string().min(1).max(128)).min(1).max(1_000) });
 
 const TABLES: ReconcileTables[] = ['ACCOUNTS_TABLE', 'CATALOG_TABLE', 'INVENTORY_TABLE', 'COUPONS_TABLE', 'ORDERS_TABLE', 'PAYMENTS_TABLE'];
 /** Orders reconciled at once: each is a handful of small transactions. */
@@ -65,8 +66,12 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: ReconcilerOverr
   return (event: unknown, context?: Context): Promise<ReconcileSummary> => {
     const correlationId = `reconcile:${context?.awsRequestId ?? randomUUID()}`;
     return obs.invocation(context, { correlationId }, async ({ log, metrics }) => {
-      const onDemand = OnDemand.safeParse(event);
-      const orderIds = onDemand.success ? onDemand.data.orderIds : await dueOrders(deps, policy, config.MAX_ORDERS_PER_RUN);
+      // An operator's request must say exactly which orders: a mistyped one is refused, never
+      // turned into a full scheduled pass.
+      const asked = event !== null && typeof event === 'object' && 'orderIds' in event;
+      const onDemand = asked ? OnDemand.safeParse(event) : undefined;
+      if (onDemand && !onDemand.success) throw new InvalidInput(`Reconciler: invalid on-demand event: ${onDemand.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      const orderIds = onDemand?.success ? onDemand.data.orderIds : await dueOrders(deps, policy, config.MAX_ORDERS_PER_RUN);
       const outcomes: ReconcileOutcome[] = [];
       const errors: ReconcileSummary['errors'] = [];
       const queue = [...orderIds];
@@ -75,7 +80,7 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: ReconcilerOverr
           for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
             const orderLog = childLogger(log, { orderId: id });
             try {
-              const outcome = await reconcileOrder(deps, id, policy);
+              const outcome = await reconcileOrder(deps, id, policy, asked);
               outcomes.push(outcome);
               orderLog.info('Order reconciled', { action: outcome.action, ...(outcome.detail ? { detail: outcome.detail } : {}) });
             } catch (err) {

@@ -123,8 +123,10 @@ export async function setSlotCapacity(
         new UpdateCommand({
           TableName: deps.tables.INVENTORY_TABLE,
           Key: keys.slots(input.userId),
-          UpdateExpression: 'SET capacity = :cap, freeSlots = :free, updatedAt = :now',
+          // CAPACITY is a DynamoDB reserved word.
+          UpdateExpression: 'SET #capacity = :cap, freeSlots = :free, updatedAt = :now',
           ConditionExpression: 'usedSlots = :used',
+          ExpressionAttributeNames: { '#capacity': 'capacity' },
           ExpressionAttributeValues: { ':cap': input.capacity, ':free': input.capacity - used, ':used': used, ':now': now },
         }),
       );

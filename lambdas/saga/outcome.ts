@@ -115,9 +115,10 @@ export async function getOrder(deps: OutcomeDeps, orderId: string): Promise<Orde
  * A COMPENSATION_FAILED order whose compensations all succeeded on a later attempt (by the
  * reconciler): it ends FAILED, with its original failedStep and reason, and ORDER_FAILED.
  */
-export async function resolveCompensationFailed(deps: OutcomeDeps, order: Order): Promise<void> {
+export async function resolveCompensationFailed(deps: OutcomeDeps, order: Order): Promise<boolean> {
   const now = isoNow(deps);
-  await deps.ddb.send(
+  try {
+    await deps.ddb.send(
     new TransactWriteCommand({
       TransactItems: [
         {
@@ -142,17 +143,24 @@ export async function resolveCompensationFailed(deps: OutcomeDeps, order: Order)
       ],
     }),
   );
+    return true;
+  } catch (err) {
+    // Another reconciler run resolved it first.
+    if (err instanceof Error && err.name === 'TransactionCanceledException') return false;
+    throw err;
+  }
 }
 
-/** A retry of a COMPENSATION_FAILED order failed again: try later, with backoff. */
+/** A retry of a COMPENSATION_FAILED order failed again: try later, with backoff. False if another run got there first. */
 export async function postponeCompensationRetry(
   deps: OutcomeDeps,
   order: Order & { compensationAttempts?: number },
   nextAttemptAt: string,
   error: string,
-): Promise<void> {
+): Promise<boolean> {
   const attempts = order.compensationAttempts ?? 0;
-  await deps.ddb.send(
+  try {
+    await deps.ddb.send(
     new UpdateCommand({
       TableName: deps.tables.ORDERS_TABLE,
       Key: keys.order(order.orderId),
@@ -170,4 +178,9 @@ export async function postponeCompensationRetry(
       },
     }),
   );
+    return true;
+  } catch (err) {
+    if (err instanceof Error && err.name === 'ConditionalCheckFailedException') return false;
+    throw err;
+  }
 }

@@ -36,7 +36,8 @@ export interface ReconcileOutcome {
   detail?: string;
 }
 
-export async function reconcileOrder(deps: ReconcileDeps, orderId: string, policy: ReconcilePolicy): Promise<ReconcileOutcome> {
+/** `force`: an operator asked for this order now — a COMPENSATION_FAILED retry does not wait for its backoff. */
+export async function reconcileOrder(deps: ReconcileDeps, orderId: string, policy: ReconcilePolicy, force = false): Promise<ReconcileOutcome> {
   const order = (await getOrder(deps, orderId)) as Order & { gsi1sk?: string };
   const now = deps.clock();
   if (order.status === 'PENDING') {
@@ -45,7 +46,7 @@ export async function reconcileOrder(deps: ReconcileDeps, orderId: string, polic
     return resolveStuckPending(deps, order, policy);
   }
   if (order.status === 'COMPENSATION_FAILED') {
-    if (order.gsi1sk && order.gsi1sk > now.toISOString()) return { orderId, action: 'SKIPPED', detail: 'retry not due' };
+    if (!force && order.gsi1sk && order.gsi1sk > now.toISOString()) return { orderId, action: 'SKIPPED', detail: 'retry not due' };
     return retryCompensations(deps, order, policy);
   }
   return { orderId, action: 'SKIPPED', detail: `already ${order.status}` };
@@ -94,13 +95,14 @@ async function resolveStuckPending(deps: ReconcileDeps, order: Order, policy: Re
 async function retryCompensations(deps: ReconcileDeps, order: Order, policy: ReconcilePolicy): Promise<ReconcileOutcome> {
   const compensation = await compensateAll(deps, executionInput(order));
   if (!compensation.error) {
-    await resolveCompensationFailed(deps, order);
-    return { orderId: order.orderId, action: 'RESOLVED' };
+    const resolved = await resolveCompensationFailed(deps, order);
+    return resolved ? { orderId: order.orderId, action: 'RESOLVED' } : { orderId: order.orderId, action: 'SKIPPED', detail: 'resolved by another run' };
   }
   const attempts = order.compensationAttempts ?? 0;
   const delay = Math.min(policy.retryBaseSeconds * 2 ** attempts, policy.retryMaxSeconds);
   const next = new Date(deps.clock().getTime() + delay * 1000).toISOString();
-  await postponeCompensationRetry(deps, order, next, `${compensation.error.step}: ${compensation.error.name}`);
+  const postponed = await postponeCompensationRetry(deps, order, next, `${compensation.error.step}: ${compensation.error.name}`);
+  if (!postponed) return { orderId: order.orderId, action: 'SKIPPED', detail: 'handled by another run' };
   return { orderId: order.orderId, action: 'POSTPONED', detail: `${compensation.error.step} failed again; next attempt ${next}` };
 }
 

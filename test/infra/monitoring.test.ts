@@ -7,7 +7,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EDGE_FUNCTIONS, EVENT_FUNCTIONS, RECONCILER_FUNCTION, SAGA_FUNCTIONS } from '../../infra/catalog.js';
-import { API_5XX_MIN_REQUESTS, ERRORS_ARE_OUTCOMES, LATENCY_P99_THRESHOLD_MS, businessRefusals } from '../../infra/monitoring.js';
+import { API_5XX_MIN_REQUESTS, ERRORS_ARE_OUTCOMES, LATENCY_P99_THRESHOLD_MS, NO_ERRORS_ALARM, businessRefusals } from '../../infra/monitoring.js';
 import { ASL_PATH, PurchaseSagaStack, REPO_ROOT, type PurchaseSagaStackProps } from '../../infra/stack.js';
 import { METRICS_NAMESPACE, SAGA_METRICS, SERVICE_NAME } from '../../lambdas/shared/metric-catalog.js';
 
@@ -227,7 +227,7 @@ describe('Monitoring: alarms, topic and dashboard', () => {
         'Reconciler-RescuedOrders',
         'PurchaseLatency-p99',
         ...ALL_FUNCTION_IDS.map((f) => `Lambda-${f}-Throttles`),
-        ...ALL_FUNCTION_IDS.filter((f) => !ERRORS_ARE_OUTCOMES.includes(f)).map((f) => `Lambda-${f}-Errors`),
+        ...ALL_FUNCTION_IDS.filter((f) => !NO_ERRORS_ALARM.includes(f)).map((f) => `Lambda-${f}-Errors`),
       ];
       expect(alarms.map(([, a]) => a.AlarmName).sort()).toEqual(expected.map((n) => `${STACK_NAME}-${n}`).sort());
       for (const [id, a] of alarms) {
@@ -318,7 +318,7 @@ describe('Monitoring: alarms, topic and dashboard', () => {
     for (const fnId of ALL_FUNCTION_IDS) {
       const metrics: ['Throttles' | 'Errors', boolean][] = [
         ['Throttles', true],
-        ['Errors', !ERRORS_ARE_OUTCOMES.includes(fnId)],
+        ['Errors', !NO_ERRORS_ALARM.includes(fnId)],
       ];
       for (const [metricName, alarmed] of metrics) {
         const found = s.of('AWS::CloudWatch::Alarm').filter(([, a]) => a.AlarmName === `${STACK_NAME}-Lambda-${fnId}-${metricName}`);
@@ -331,6 +331,8 @@ describe('Monitoring: alarms, topic and dashboard', () => {
     }
     // The forward steps that refuse by throwing, and the authorizer (401 = a thrown Unauthorized).
     expect([...ERRORS_ARE_OUTCOMES].sort()).toEqual(['Authorizer', 'ChargePayment', 'DeductBalance', 'ReserveInventorySlots', 'ReserveStock', 'UseCoupon']);
+    // FenceCompleteOrder's OrderAlreadyCompleted is a success path: no Errors alarm either.
+    expect([...NO_ERRORS_ALARM].sort()).toEqual([...ERRORS_ARE_OUTCOMES, 'FenceCompleteOrder'].sort());
   });
 
   it('alarms on purchases that failed for a reason other than a business refusal (Metrics Insights over PurchaseFailed)', () => {

@@ -277,6 +277,7 @@ describe('API: queries and admin', () => {
     const coupon = await call(saga, { path: '/admin/users/carol/coupons', token: admin, body: { couponId: 'WELCOME', discount: 500, expiresAt: '2030-01-01T00:00:00Z' } });
     const slots = await call(saga, { method: 'PUT', path: '/admin/users/carol/slots', token: admin, body: { capacity: 4 } });
     const shrink = await call(saga, { method: 'PUT', path: '/admin/users/alice/slots', token: admin, body: { capacity: 0 } });
+    const grow = await call(saga, { method: 'PUT', path: '/admin/users/alice/slots', token: admin, body: { capacity: 60 } });
 
     expect(created.status).toBe(201);
     expect(created.headers['location']).toBe('/v1/items/shield');
@@ -288,6 +289,9 @@ describe('API: queries and admin', () => {
     expect(coupon.status).toBe(201);
     expect(slots.json).toEqual({ userId: 'carol', slots: { capacity: 4, used: 0, free: 4 } });
     expect(shrink.status).toBe(409);
+    // An existing user's capacity changes; free slots follow what is used.
+    expect(grow.status).toBe(200);
+    expect(grow.json).toEqual({ userId: 'alice', slots: { capacity: 60, used: 1, free: 59 } });
 
     const carol = await token('carol');
     const bought = await call(saga, { path: '/orders', token: carol, idempotencyKey: key(), body: { itemId: 'shield', quantity: 2, couponId: 'WELCOME' } });

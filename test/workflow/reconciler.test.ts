@@ -146,6 +146,28 @@ describe('Reconciler', () => {
     expect(invariantViolations(s, shop)).toEqual([]);
   });
 
+  it('retries a COMPENSATION_FAILED order at once when asked for it, and resolves it once when runs overlap', async () => {
+    const b = await buyer();
+    await scriptProvider(saga, b.orderId, { decline: 'card_declined' });
+    faults.add({ orderId: b.orderId, step: 'ReserveStock', write: 'compensate', fault: 'transient', times: 7 });
+    await purchase(saga, b);
+    later(0);
+    expect((await reconcile({ orderIds: [b.orderId] })).outcomes).toEqual({ POSTPONED: 1 });
+    // Its next retry is a minute away; an operator's request does not wait for it, and three
+    // overlapping runs resolve it exactly once without failing.
+    const runs = await Promise.all([1, 2, 3].map(() => reconcile({ orderIds: [b.orderId] })));
+    expect(runs.flatMap((r) => r.errors)).toEqual([]);
+    expect(runs.reduce((n, r) => n + (r.outcomes['RESOLVED'] ?? 0), 0)).toBe(1);
+    const s = await snapshot(saga);
+    expect(s.orders.get(b.orderId)).toMatchObject({ status: 'FAILED', reason: 'PaymentDeclined' });
+    expect(invariantViolations(s, shop)).toEqual([]);
+  });
+
+  it('refuses a mistyped on-demand request instead of running a full pass', async () => {
+    const result = await saga.lambdas.get('Reconciler')?.invoke({ orderIds: 'o-1' });
+    expect(result).toMatchObject({ ok: false, error: { errorType: 'InvalidInput' } });
+  });
+
   it('is safe to run concurrently with itself', async () => {
     const orders = await Promise.all([buyer(), buyer(), buyer()]);
     const stalls = [];
