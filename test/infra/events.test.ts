@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_FUNCTIONS, EVENT_SOURCE, NOTIFIED_EVENTS, SOURCE_METADATA, TABLE_ENV, TRANSMITTED_EVENTS, type TableId } from '../../infra/catalog.js';
 import { EventsPipeline } from '../../infra/events.js';
 import { PurchaseSagaStack, REPO_ROOT } from '../../infra/stack.js';
+import { asArray, render } from '../support/cfn.js';
 
 // ---- Template shapes and helpers ---------------------------------------------------------------
 interface Resource {
@@ -26,22 +27,6 @@ interface Statement {
   Resource?: unknown;
   Principal?: unknown;
   Condition?: unknown;
-}
-
-const asArray = <T,>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
-
-/** `{Ref: X}` → `${X}`, `{Fn::GetAtt: [X, Y]}` → `${X.Y}`, joins joined; anything else as JSON. */
-function render(v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1) {
-    const o = v as Record<string, unknown>;
-    if (typeof o['Ref'] === 'string') return `\${${o['Ref']}}`;
-    const getAtt = o['Fn::GetAtt'];
-    if (Array.isArray(getAtt) && getAtt.length === 2) return `\${${getAtt.join('.')}}`;
-    const joined = o['Fn::Join'];
-    if (Array.isArray(joined) && typeof joined[0] === 'string' && Array.isArray(joined[1])) return (joined[1] as unknown[]).map(render).join(joined[0]);
-  }
-  return JSON.stringify(v);
 }
 
 class Synth {

@@ -10,6 +10,7 @@ import { EDGE_FUNCTIONS, EVENT_FUNCTIONS, RECONCILER_FUNCTION, SAGA_FUNCTIONS } 
 import { API_5XX_MIN_REQUESTS, ERRORS_ARE_OUTCOMES, LATENCY_P99_THRESHOLD_MS, NO_ERRORS_ALARM, businessRefusals } from '../../infra/monitoring.js';
 import { ASL_PATH, PurchaseSagaStack, REPO_ROOT, type PurchaseSagaStackProps } from '../../infra/stack.js';
 import { METRICS_NAMESPACE, SAGA_METRICS, SERVICE_NAME } from '../../lambdas/shared/metric-catalog.js';
+import { asArray, render } from '../support/cfn.js';
 
 // ---- Template shapes and helpers ---------------------------------------------------------------
 interface Resource {
@@ -40,22 +41,6 @@ interface Statement {
   Action?: string | string[];
   Principal?: unknown;
   Condition?: Record<string, Record<string, unknown>>;
-}
-
-const asArray = <T,>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
-
-/** `{Ref: X}` → `${X}`, `{Fn::GetAtt: [X, Y]}` → `${X.Y}`, joins joined; anything else as JSON. */
-function render(v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1) {
-    const o = v as Record<string, unknown>;
-    if (typeof o['Ref'] === 'string') return `\${${o['Ref']}}`;
-    const getAtt = o['Fn::GetAtt'];
-    if (Array.isArray(getAtt) && getAtt.length === 2) return `\${${getAtt.join('.')}}`;
-    const joined = o['Fn::Join'];
-    if (Array.isArray(joined) && typeof joined[0] === 'string' && Array.isArray(joined[1])) return (joined[1] as unknown[]).map(render).join(joined[0]);
-  }
-  return JSON.stringify(v);
 }
 
 const dims = (ds: Dimension[] | undefined): Record<string, string> => Object.fromEntries((ds ?? []).map((d) => [d.Name, render(d.Value)]));

@@ -27,6 +27,7 @@ import {
   type PurchaseSagaStackProps,
 } from '../../infra/stack.js';
 import { PROBLEMS, problemTypeUri, type ProblemType } from '../../lambdas/api/problems.js';
+import { asArray, render } from '../support/cfn.js';
 
 // ---- Template shapes (only what these tests read) --------------------------------------------
 interface Resource {
@@ -136,33 +137,10 @@ function props(r: Resource | undefined): Record<string, unknown> {
   return r.Properties;
 }
 
-function asArray<T>(v: T | T[]): T[] {
-  return Array.isArray(v) ? v : [v];
-}
-
 function get<T>(map: Map<string, T>, key: string): T {
   const v = map.get(key);
   if (v === undefined) throw new Error(`missing ${key}`);
   return v;
-}
-
-/**
- * A CloudFormation value as readable text: `{Ref: X}` → `${X}`, `{Fn::GetAtt: [X, Y]}` →
- * `${X.Y}`, `Fn::Join` joined; anything else as JSON. Lets ARNs be compared as strings.
- */
-function render(v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1) {
-    const o = v as Record<string, unknown>;
-    if (typeof o['Ref'] === 'string') return `\${${o['Ref']}}`;
-    const getAtt = o['Fn::GetAtt'];
-    if (Array.isArray(getAtt) && getAtt.length === 2) return `\${${getAtt.join('.')}}`;
-    const joined = o['Fn::Join'];
-    if (Array.isArray(joined) && typeof joined[0] === 'string' && Array.isArray(joined[1])) {
-      return (joined[1] as unknown[]).map(render).join(joined[0]);
-    }
-  }
-  return JSON.stringify(v);
 }
 
 /** All statements of the inline policies attached to a role. */
