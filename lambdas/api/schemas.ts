@@ -28,6 +28,9 @@ export const GrantCouponBody = z.strictObject({
 
 export const SlotCapacityBody = z.strictObject({ capacity: z.number().int().min(0).max(10_000) });
 
+/** The query of every route but GET /items: none. Strict like the bodies, so an unknown parameter is a 400. */
+export const NoQuery = z.strictObject({});
+
 export const ListItemsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),
   cursor: Id.optional(),

@@ -111,6 +111,23 @@ async function scanAll(ddb: DynamoDBDocumentClient, table: string): Promise<Reco
   return items;
 }
 
+/**
+ * Every item of every table of the saga (idempotency and notifications included), by table
+ * variable, each table's items in a stable order: two scans are deep-equal exactly when nothing
+ * was written in between.
+ */
+export async function scanTables(saga: LocalSaga): Promise<Record<string, Record<string, unknown>[]>> {
+  const tables = await Promise.all(
+    Object.entries(saga.tables).map(async ([name, table]) => {
+      const items = await scanAll(saga.ddb, table);
+      const keyed = items.map((item) => ({ item, order: JSON.stringify(item) }));
+      keyed.sort((a, b) => a.order.localeCompare(b.order));
+      return [name, keyed.map((k) => k.item)] as const;
+    }),
+  );
+  return Object.fromEntries(tables);
+}
+
 type Item = Record<string, unknown>;
 const sk = (i: Item) => String(i['sk']);
 const num = (v: unknown) => Number(v ?? 0);

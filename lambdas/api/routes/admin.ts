@@ -6,7 +6,7 @@ import { getItem, me } from '../../saga/queries.js';
 import { isConditionFailed } from '../../shared/dynamodb/step-engine.js';
 import type { ApiTable } from '../app.js';
 import { basePath, header, HttpProblem, json, parseBody, validate } from '../http.js';
-import { CreateItemBody, GrantCouponBody, IdempotencyKey, RestockBody, SlotCapacityBody, TopUpBody } from '../schemas.js';
+import { CreateItemBody, GrantCouponBody, IdempotencyKey, NoQuery, RestockBody, SlotCapacityBody, TopUpBody } from '../schemas.js';
 import type { Route } from './types.js';
 
 /** Admin routes (role claim): stock the shop and fund wallets, each through the domain operations. */
@@ -17,6 +17,7 @@ export function adminRoutes(data: Deps<ApiTable>): Route[] {
       resource: '/admin/items',
       admin: true,
       async handle({ event }) {
+        validate(NoQuery, event.queryStringParameters ?? {});
         const body = parseBody(event, CreateItemBody);
         await conflictIfExists(() => putItem(data, body), `Item ${body.itemId} already exists`);
         return json(201, await getItem(data, body.itemId), { Location: `${basePath(event)}/items/${body.itemId}` });
@@ -28,6 +29,7 @@ export function adminRoutes(data: Deps<ApiTable>): Route[] {
       admin: true,
       async handle({ event, params }) {
         const itemId = validate(Id, params['itemId']);
+        validate(NoQuery, event.queryStringParameters ?? {});
         const { quantity } = parseBody(event, RestockBody);
         try {
           await restockItem(data, itemId, quantity);
@@ -43,12 +45,13 @@ export function adminRoutes(data: Deps<ApiTable>): Route[] {
       resource: '/admin/users/{userId}/top-ups',
       admin: true,
       async handle({ event, params }) {
-        const userId = validate(Id, params['userId']);
-        // The key names the ledger entry: a retried top-up is credited once.
+        // The key names the ledger entry: a retried top-up is credited once. Checked first, as on POST /orders.
         const rawKey = header(event, 'idempotency-key');
         if (rawKey === undefined) throw new HttpProblem('idempotency-key-missing');
         const key = IdempotencyKey.safeParse(rawKey);
         if (!key.success) throw new HttpProblem('idempotency-key-invalid', key.error.issues[0]?.message);
+        const userId = validate(Id, params['userId']);
+        validate(NoQuery, event.queryStringParameters ?? {});
         const { amount } = parseBody(event, TopUpBody);
         const credited = await topUpBalance(data, { userId, amount, topUpId: key.data });
         if (!credited) {
@@ -65,6 +68,7 @@ export function adminRoutes(data: Deps<ApiTable>): Route[] {
       admin: true,
       async handle({ event, params }) {
         const userId = validate(Id, params['userId']);
+        validate(NoQuery, event.queryStringParameters ?? {});
         const body = parseBody(event, GrantCouponBody);
         await conflictIfExists(() => grantCoupon(data, { userId, ...body }), `User ${userId} already has coupon ${body.couponId}`);
         return json(201, { userId, ...body, status: 'AVAILABLE' });
@@ -76,6 +80,7 @@ export function adminRoutes(data: Deps<ApiTable>): Route[] {
       admin: true,
       async handle({ event, params }) {
         const userId = validate(Id, params['userId']);
+        validate(NoQuery, event.queryStringParameters ?? {});
         const { capacity } = parseBody(event, SlotCapacityBody);
         try {
           await setSlotCapacity(data, { userId, capacity });

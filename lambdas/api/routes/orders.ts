@@ -10,7 +10,7 @@ import type { ApiTable } from '../app.js';
 import type { Workflow, WorkflowRun } from '../../shared/workflow.js';
 import { basePath, header, HttpProblem, json, parseBody, problem, validate, type Response } from '../http.js';
 import { REFUSAL_PROBLEMS } from '../problems.js';
-import { IdempotencyKey, PurchaseBody } from '../schemas.js';
+import { IdempotencyKey, NoQuery, PurchaseBody } from '../schemas.js';
 import type { Request, Route } from './types.js';
 
 export interface OrdersDeps {
@@ -85,6 +85,7 @@ export function orderRoutes(deps: OrdersDeps): Route[] {
         if (!key.success) throw new HttpProblem('idempotency-key-invalid', key.error.issues[0]?.message);
         const orderId = orderIdFor(principal.userId, key.data);
         log.appendKeys({ orderId });
+        validate(NoQuery, event.queryStringParameters ?? {});
         const body = parseBody(event, PurchaseBody);
 
         config.registerLambdaContext(context);
@@ -118,8 +119,9 @@ export function orderRoutes(deps: OrdersDeps): Route[] {
     {
       method: 'GET',
       resource: '/orders/{orderId}',
-      async handle({ principal, params, log }: Request): Promise<Response> {
+      async handle({ event, principal, params, log }: Request): Promise<Response> {
         const orderId = validate(Id, params['orderId']);
+        validate(NoQuery, event.queryStringParameters ?? {});
         log.appendKeys({ orderId });
         const view = await orderWithTimeline(deps.data, orderId);
         // Someone else's order answers exactly like a missing one: never reveal it exists.
