@@ -11,6 +11,8 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 export interface DynamoDbLocal {
   endpoint: string;
   port: number;
+  /** The JVM's process id (benchmarks read its CPU time). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -92,6 +94,7 @@ export async function startDynamoDbLocal(options: { port?: number; dbPath?: stri
   return {
     endpoint,
     port,
+    pid: child.pid,
     async stop() {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');

@@ -38,6 +38,8 @@ export class LocalLambda {
   readonly stragglers = new Set<Promise<Invocation>>();
   /** How those late invocations ended, had anyone still been listening. */
   readonly lateOutcomes: Invocation[] = [];
+  /** What the Lambda service would bill: invocations and the time handlers ran (benchmarks). */
+  readonly stats = { invocations: 0, errors: 0, busyMs: 0 };
 
   constructor(
     readonly spec: FunctionSpec,
@@ -52,7 +54,17 @@ export class LocalLambda {
     const requestId = randomUUID();
     const context = lambdaContext(this.spec.logicalId, this.arn, requestId, deadline);
 
+    const started = performance.now();
+    this.stats.invocations++;
     const run = this.handler(event, context);
+    // Billed until the handler settles, even when the caller stopped waiting (a timeout).
+    void run.then(
+      () => (this.stats.busyMs += performance.now() - started),
+      () => {
+        this.stats.busyMs += performance.now() - started;
+        this.stats.errors++;
+      },
+    );
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
     try {

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { PurchaseSagaStackProps } from '../infra/stack.js';
 import { seedDemo } from './demo-data.js';
 import { assertJava, assertPortFree, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
-import { startLocalSaga, stopSharedEndpoint, type LocalSaga } from './saga.js';
+import { startLocalSaga, stopSharedEndpoint, type LocalSaga, type LocalSagaOptions } from './saga.js';
 import { REPO_ROOT } from './template.js';
 
 /**
@@ -24,6 +24,8 @@ export interface LocalSystemOptions {
   tablePrefix?: string;
   /** Run the reconciler this often, as the deployed schedule does (default every minute; 0: never). */
   reconcileEveryMs?: number;
+  /** Per-function replacements (benchmarks hand every function a metered DynamoDB client). */
+  overrides?: LocalSagaOptions['overrides'];
 }
 
 export interface LocalSystem {
@@ -66,6 +68,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       apiMount: 'root',
       ...(options.stackProps ? { stackProps: options.stackProps } : {}),
       ...(options.tablePrefix ? { tablePrefix: options.tablePrefix } : {}),
+      ...(options.overrides ? { overrides: options.overrides } : {}),
     });
     if (options.seed ?? true) await seedDemo({ ddb: saga.ddb, tables: saga.tables, clock: () => new Date() });
 

@@ -46,6 +46,8 @@ export interface FunctionSpec {
   /** Source folder, e.g. `lambdas/deduct-balance`, from the stack's metadata. */
   source: string;
   timeoutSeconds: number;
+  /** MemorySize (MB): what Lambda bills duration by (the benchmark's cost model reads it). */
+  memoryMb: number;
   /** Environment with `Ref`s resolved by `resolveRef`. */
   env: Record<string, string>;
 }
@@ -73,6 +75,7 @@ export function functionsOf(template: CfnTemplate, resolveRef: (logicalId: strin
       const props = z
         .object({
           Timeout: z.number().optional(),
+          MemorySize: z.number().optional(),
           Environment: z.object({ Variables: z.record(z.string(), z.unknown()) }).optional(),
         })
         .parse(r.Properties);
@@ -82,7 +85,7 @@ export function functionsOf(template: CfnTemplate, resolveRef: (logicalId: strin
         else if (Ref.safeParse(value).success) env[name] = resolveRef(Ref.parse(value).Ref);
         else throw new Error(`${logicalId}: cannot resolve env ${name}=${JSON.stringify(value)} locally`);
       }
-      return { logicalId, source: String(r.Metadata?.[SOURCE_METADATA]), timeoutSeconds: props.Timeout ?? 3, env };
+      return { logicalId, source: String(r.Metadata?.[SOURCE_METADATA]), timeoutSeconds: props.Timeout ?? 3, memoryMb: props.MemorySize ?? 128, env };
     });
 }
 

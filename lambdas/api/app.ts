@@ -30,6 +30,8 @@ const TABLES: ApiTable[] = ['ACCOUNTS_TABLE', 'CATALOG_TABLE', 'INVENTORY_TABLE'
 
 export interface ApiOverrides {
   ddb?: DynamoDBDocumentClient;
+  /** Client of the Powertools idempotency store. */
+  idempotencyClient?: DynamoDBClient;
   workflow?: Workflow;
   clock?: () => Date;
 }
@@ -53,7 +55,7 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: ApiOverrides = 
   const workflow = overrides.workflow ?? new StepFunctionsWorkflow(obs.traced(sfnClient()), config.STATE_MACHINE_ARN, config.WORKFLOW_TYPE);
   const persistenceStore = new DynamoDBPersistenceLayer({
     tableName: tables.IDEMPOTENCY_TABLE,
-    awsSdkV3Client: obs.traced(new DynamoDBClient({})),
+    awsSdkV3Client: overrides.idempotencyClient ?? obs.traced(new DynamoDBClient({})),
   });
 
   const routes = [

@@ -61,7 +61,7 @@ function gate(id: string): () => void {
 }
 
 const greet = new LocalLambda(
-  { logicalId: 'Greet', source: 'test/inline', timeoutSeconds: 10, env: {} },
+  { logicalId: 'Greet', source: 'test/inline', timeoutSeconds: 10, memoryMb: 128, env: {} },
   GREET_ARN,
   async (event) => {
     const { name, gate: gateId } = event as { name?: unknown; gate?: string };
