@@ -38,8 +38,8 @@ export class LocalLambda {
   readonly stragglers = new Set<Promise<Invocation>>();
   /** How those late invocations ended, had anyone still been listening. */
   readonly lateOutcomes: Invocation[] = [];
-  /** What the Lambda service would bill: invocations and the time handlers ran (benchmarks). */
-  readonly stats = { invocations: 0, errors: 0, busyMs: 0 };
+  /** What the Lambda service would bill (invocations, time handlers ran) and what still runs. */
+  readonly stats = { invocations: 0, errors: 0, busyMs: 0, inFlight: 0 };
 
   constructor(
     readonly spec: FunctionSpec,
@@ -56,14 +56,17 @@ export class LocalLambda {
 
     const started = performance.now();
     this.stats.invocations++;
+    this.stats.inFlight++;
     const run = this.handler(event, context);
     // Billed until the handler settles, even when the caller stopped waiting (a timeout).
+    const settle = (failed: boolean) => {
+      this.stats.busyMs += performance.now() - started;
+      this.stats.inFlight--;
+      if (failed) this.stats.errors++;
+    };
     void run.then(
-      () => (this.stats.busyMs += performance.now() - started),
-      () => {
-        this.stats.busyMs += performance.now() - started;
-        this.stats.errors++;
-      },
+      () => settle(false),
+      () => settle(true),
     );
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));

@@ -65,6 +65,8 @@ export const PaymentScript = z.strictObject({
   loseChargeResponses: counter,
   /** The next N refund calls throw PaymentProviderUnavailable without refunding. */
   failRefunds: counter,
+  /** Every charge call first waits this long: a slow provider that still answers. */
+  delayMs: z.number().int().min(0).max(60_000).optional(),
 });
 export type PaymentScript = z.infer<typeof PaymentScript>;
 type ScriptCounter = 'failCharges' | 'timeoutCharges' | 'loseChargeResponses' | 'failRefunds';
@@ -111,6 +113,7 @@ export class SimulatedPaymentProvider implements PaymentProvider {
 
   async charge(request: ChargeRequest): Promise<ChargeResult> {
     const script = await this.readScript(request.orderId);
+    if (script.delayMs) await this.sleep(script.delayMs);
     if (await this.consume(request.orderId, script, 'failCharges')) {
       throw new PaymentProviderUnavailable(`Simulated provider unavailable (charge ${request.idempotencyKey})`);
     }
