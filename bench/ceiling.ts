@@ -18,13 +18,32 @@ export interface CeilingResult {
 
 const PRICE = 100;
 
-export async function seedCeiling(ddb: DynamoDBDocumentClient, tables: Tables, users: string[], items: string[]): Promise<void> {
+export async function seedCeiling(
+  ddb: DynamoDBDocumentClient,
+  tables: Tables,
+  users: string[],
+  items: string[],
+): Promise<void> {
   await Promise.all([
     ...users.flatMap((userId) => [
-      ddb.send(new PutCommand({ TableName: tables.ACCOUNTS_TABLE, Item: { ...keys.account(userId), userId, balance: 1e12 } })),
-      ddb.send(new PutCommand({ TableName: tables.INVENTORY_TABLE, Item: { ...keys.slots(userId), userId, capacity: 1e9, usedSlots: 0, freeSlots: 1e9 } })),
+      ddb.send(
+        new PutCommand({ TableName: tables.ACCOUNTS_TABLE, Item: { ...keys.account(userId), userId, balance: 1e12 } }),
+      ),
+      ddb.send(
+        new PutCommand({
+          TableName: tables.INVENTORY_TABLE,
+          Item: { ...keys.slots(userId), userId, capacity: 1e9, usedSlots: 0, freeSlots: 1e9 },
+        }),
+      ),
     ]),
-    ...items.map((itemId) => ddb.send(new PutCommand({ TableName: tables.CATALOG_TABLE, Item: { ...keys.item(itemId), itemId, price: PRICE, stock: 1e9 } }))),
+    ...items.map((itemId) =>
+      ddb.send(
+        new PutCommand({
+          TableName: tables.CATALOG_TABLE,
+          Item: { ...keys.item(itemId), itemId, price: PRICE, stock: 1e9 },
+        }),
+      ),
+    ),
   ]);
 }
 
@@ -80,7 +99,15 @@ export async function measureCeiling(options: {
             {
               Put: {
                 TableName: tables.ORDERS_TABLE,
-                Item: { ...keys.order(orderId), orderId, userId, itemId, quantity: 1, totalAmount: PRICE, status: 'PENDING' },
+                Item: {
+                  ...keys.order(orderId),
+                  orderId,
+                  userId,
+                  itemId,
+                  quantity: 1,
+                  totalAmount: PRICE,
+                  status: 'PENDING',
+                },
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },

@@ -40,7 +40,13 @@ interface Consumed {
   CapacityUnits?: number;
 }
 
-const zero = (): CapacityCount => ({ calls: 0, billedReadUnits: 0, billedWriteUnits: 0, refusedWrites: 0, byCommand: {} });
+const zero = (): CapacityCount => ({
+  calls: 0,
+  billedReadUnits: 0,
+  billedWriteUnits: 0,
+  refusedWrites: 0,
+  byCommand: {},
+});
 
 export interface MeterReading {
   /** Everything the system did, and what each function did (by the label of its client). */
@@ -102,7 +108,10 @@ export class DynamoMeter {
 /** Two units per item and KB, as DynamoDB bills a transaction. */
 function transactionUnits(input: Record<string, unknown>): number {
   const items = (input['TransactItems'] ?? []) as { Put?: { Item?: unknown } }[];
-  return items.reduce((a, i) => a + 2 * (i.Put?.Item ? Math.max(1, Math.ceil(Buffer.byteLength(JSON.stringify(i.Put.Item)) / 1024)) : 1), 0);
+  return items.reduce(
+    (a, i) => a + 2 * (i.Put?.Item ? Math.max(1, Math.ceil(Buffer.byteLength(JSON.stringify(i.Put.Item)) / 1024)) : 1),
+    0,
+  );
 }
 
 /** Calls on the simulated provider's items (`SIMPROVIDER#...` keys) are the provider's cost, not ours. */

@@ -14,7 +14,10 @@ export class Output {
 
   swallowLambdaOutput(): void {
     if (this.original) return;
-    this.original = { stdout: process.stdout.write.bind(process.stdout), stderr: process.stderr.write.bind(process.stderr) };
+    this.original = {
+      stdout: process.stdout.write.bind(process.stdout),
+      stderr: process.stderr.write.bind(process.stderr),
+    };
     const swallow = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
       this.swallowedBytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
       const callback = rest.find((r): r is () => void => typeof r === 'function');

@@ -81,7 +81,8 @@ interface Probe {
 
 function probe(saga: LocalSaga, dynamo: DynamoDbLocal): Probe {
   const functions: Record<string, FunctionCount> = {};
-  for (const [id, fn] of saga.lambdas) functions[id] = { invocations: fn.stats.invocations, busyMs: fn.stats.busyMs, memoryMb: fn.spec.memoryMb };
+  for (const [id, fn] of saga.lambdas)
+    functions[id] = { invocations: fn.stats.invocations, busyMs: fn.stats.busyMs, memoryMb: fn.spec.memoryMb };
   return {
     functions,
     executions: new Set(saga.stateMachine.executions.keys()),
@@ -111,7 +112,8 @@ async function measure(
   const functions: Record<string, FunctionCount> = {};
   for (const [id, a] of Object.entries(after.functions)) {
     const b = before.functions[id] ?? { invocations: 0, busyMs: 0 };
-    if (a.invocations > b.invocations) functions[id] = { invocations: a.invocations - b.invocations, busyMs: a.busyMs - b.busyMs, memoryMb: a.memoryMb };
+    if (a.invocations > b.invocations)
+      functions[id] = { invocations: a.invocations - b.invocations, busyMs: a.busyMs - b.busyMs, memoryMb: a.memoryMb };
   }
   return {
     purchases: run.purchases,
@@ -121,7 +123,10 @@ async function measure(
     workflow: latency(durations),
     executions: records.length,
     // AWS bills a transition for every state entered, and one more for every retry.
-    stateTransitions: records.reduce((a, r) => a + r.history.filter((e) => e.type === 'StateEntered' || e.type === 'StateRetried').length, 0),
+    stateTransitions: records.reduce(
+      (a, r) => a + r.history.filter((e) => e.type === 'StateEntered' || e.type === 'StateRetried').length,
+      0,
+    ),
     expressBilledSeconds: durations.reduce((a, ms) => a + Math.ceil(ms / 100) / 10, 0),
     functions,
     dynamo: capacity.system,
@@ -152,7 +157,14 @@ async function buy(url: string, buyer: Buyer, key: string, itemId: string): Prom
   return { status: res.status, ms: performance.now() - started };
 }
 
-function httpLoad(url: string, buyers: Buyer[], concurrency: number, plan: { durationMs?: number; count?: number }, keyOf: (seq: number) => string, before?: (buyer: Buyer, key: string) => Promise<void>) {
+function httpLoad(
+  url: string,
+  buyers: Buyer[],
+  concurrency: number,
+  plan: { durationMs?: number; count?: number },
+  keyOf: (seq: number) => string,
+  before?: (buyer: Buyer, key: string) => Promise<void>,
+) {
   return async () => {
     const http: number[] = [];
     const statuses: Record<string, number> = {};
@@ -182,12 +194,16 @@ interface TypeResult {
   refused: PhaseCounts;
 }
 
-const ALL_FUNCTIONS: FunctionId[] = [...SAGA_FUNCTIONS, ...EDGE_FUNCTIONS, RECONCILER_FUNCTION, ...EVENT_FUNCTIONS].map((f) => f.id);
+const ALL_FUNCTIONS: FunctionId[] = [...SAGA_FUNCTIONS, ...EDGE_FUNCTIONS, RECONCILER_FUNCTION, ...EVENT_FUNCTIONS].map(
+  (f) => f.id,
+);
 
 async function runType(type: 'EXPRESS' | 'STANDARD', args: Args, dynamo: DynamoDbLocal): Promise<TypeResult> {
   const meter = new DynamoMeter();
   const clients = ALL_FUNCTIONS.map((id) => [id, meter.client(id)] as const);
-  const overrides = Object.fromEntries(clients.map(([id, client]) => [id, { ddb: documentClient(client), idempotencyClient: client }]));
+  const overrides = Object.fromEntries(
+    clients.map(([id, client]) => [id, { ddb: documentClient(client), idempotencyClient: client }]),
+  );
   const system = await startLocalSystem({
     port: await freePort(),
     dynamoEndpoint: dynamo.endpoint,
@@ -206,20 +222,49 @@ async function runType(type: 'EXPRESS' | 'STANDARD', args: Args, dynamo: DynamoD
     await Promise.all(ITEMS.map((itemId) => putItem(deps, { itemId, name: itemId, price: PRICE, stock: 1e9 })));
 
     out.progress(`${type}: ${args.warmup} s of warm-up (JIT of the JVM and of Node)`);
-    await measure(saga, dynamo, meter, httpLoad(system.url, buyers, args.concurrency, { durationMs: args.warmup * 1000 }, (s) => `bench-warmup-${s}`));
+    await measure(
+      saga,
+      dynamo,
+      meter,
+      httpLoad(system.url, buyers, args.concurrency, { durationMs: args.warmup * 1000 }, (s) => `bench-warmup-${s}`),
+    );
     out.progress(`${type}: ${args.duration} s of purchases at concurrency ${args.concurrency}`);
-    const completed = await measure(saga, dynamo, meter, httpLoad(system.url, buyers, args.concurrency, { durationMs: args.duration * 1000 }, (s) => `bench-completed-${s}`));
+    const completed = await measure(
+      saga,
+      dynamo,
+      meter,
+      httpLoad(
+        system.url,
+        buyers,
+        args.concurrency,
+        { durationMs: args.duration * 1000 },
+        (s) => `bench-completed-${s}`,
+      ),
+    );
     out.progress(`${type}: ${args.failures} purchases declined by the payment provider`);
     const declined = await measure(
       saga,
       dynamo,
       meter,
-      httpLoad(system.url, buyers, args.concurrency, { count: args.failures }, (s) => `bench-declined-${s}`, (buyer, key) =>
-        scriptPaymentProvider(saga.ddb, saga.tables.PAYMENTS_TABLE, orderIdFor(buyer.userId, key), { decline: 'card_declined' }),
+      httpLoad(
+        system.url,
+        buyers,
+        args.concurrency,
+        { count: args.failures },
+        (s) => `bench-declined-${s}`,
+        (buyer, key) =>
+          scriptPaymentProvider(saga.ddb, saga.tables.PAYMENTS_TABLE, orderIdFor(buyer.userId, key), {
+            decline: 'card_declined',
+          }),
       ),
     );
     out.progress(`${type}: ${args.failures} purchases refused at the first step (no balance)`);
-    const refused = await measure(saga, dynamo, meter, httpLoad(system.url, broke, args.concurrency, { count: args.failures }, (s) => `bench-refused-${s}`));
+    const refused = await measure(
+      saga,
+      dynamo,
+      meter,
+      httpLoad(system.url, broke, args.concurrency, { count: args.failures }, (s) => `bench-refused-${s}`),
+    );
     return { type, completed, declined, refused };
   } finally {
     await system.stop();
@@ -252,8 +297,17 @@ async function runCeiling(args: Args, dynamo: DynamoDbLocal): Promise<Ceiling> {
     const users = Array.from({ length: args.concurrency }, (_, i) => `ceiling-${i}`);
     await seedCeiling(saga.ddb, saga.tables, users, ITEMS);
     const run = (durationMs: number) =>
-      measureCeiling({ ddb: documentClient(metered), tables: saga.tables, users, items: ITEMS, concurrency: args.concurrency, durationMs });
-    out.progress(`ceiling: ${args.warmup} s of warm-up, then ${args.duration} s of minimal purchases (2 writes each) at concurrency ${args.concurrency}`);
+      measureCeiling({
+        ddb: documentClient(metered),
+        tables: saga.tables,
+        users,
+        items: ITEMS,
+        concurrency: args.concurrency,
+        durationMs,
+      });
+    out.progress(
+      `ceiling: ${args.warmup} s of warm-up, then ${args.duration} s of minimal purchases (2 writes each) at concurrency ${args.concurrency}`,
+    );
     await run(args.warmup * 1000);
     meter.take();
     const cpu = cpuSeconds(dynamo.pid ?? 0);
@@ -287,7 +341,9 @@ function costPerMillion(type: 'EXPRESS' | 'STANDARD', p: PhaseCounts): CostLine[
       ? { component: 'Step Functions transitions', usd: per(p.stateTransitions) * M * PRICES.sfnStandardTransition.usd }
       : {
           component: 'Step Functions requests + duration',
-          usd: per(p.executions) * PRICES.sfnExpressRequests.usd + per(p.expressBilledSeconds) * EXPRESS_MEMORY_GB * M * PRICES.sfnExpressGbSecond.usd,
+          usd:
+            per(p.executions) * PRICES.sfnExpressRequests.usd +
+            per(p.expressBilledSeconds) * EXPRESS_MEMORY_GB * M * PRICES.sfnExpressGbSecond.usd,
         },
     { component: 'DynamoDB writes', usd: per(p.dynamo.billedWriteUnits) * PRICES.dynamoWriteUnits.usd },
     { component: 'DynamoDB reads', usd: per(p.dynamo.billedReadUnits) * PRICES.dynamoReadUnits.usd },
@@ -305,28 +361,38 @@ const lat = (l: Latency) => `p50 ${f1(l.p50)}  p95 ${f1(l.p95)}  p99 ${f1(l.p99)
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('   ')).join('\n');
+  return rows
+    .map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('   '))
+    .join('\n');
 }
 
 function report(args: Args, ceiling: Ceiling, results: TypeResult[]): string {
   const lines: string[] = [];
   const say = (s = '') => lines.push(s);
-  say(`# npm run bench — concurrency ${args.concurrency}, ${args.duration} s per load phase, ${args.failures} purchases per failure kind`);
+  say(
+    `# npm run bench — concurrency ${args.concurrency}, ${args.duration} s per load phase, ${args.failures} purchases per failure kind`,
+  );
   say(`machine: ${out.machine()}`);
   say();
   const c = ceiling.result;
   say(`## Ceiling: DynamoDB Local, one reserving transaction (4 items) + one confirming write per purchase`);
   say(`${f1(c.perSecond)} purchases/s (${c.purchases} in ${args.duration} s), ${lat(c.latency)}`);
-  say(`per purchase: ${f2(ceiling.capacity.calls / c.purchases)} DynamoDB calls, ${f1(ceiling.capacity.billedWriteUnits / c.purchases)} WRU, DynamoDB Local CPU ${f2((1000 * ceiling.dynamoCpuSeconds) / c.purchases)} ms`);
+  say(
+    `per purchase: ${f2(ceiling.capacity.calls / c.purchases)} DynamoDB calls, ${f1(ceiling.capacity.billedWriteUnits / c.purchases)} WRU, DynamoDB Local CPU ${f2((1000 * ceiling.dynamoCpuSeconds) / c.purchases)} ms`,
+  );
   for (const r of results) {
     const p = r.completed;
     const perSecond = p.purchases / (p.elapsedMs / 1000);
     say();
     say(`## ${r.type}`);
-    say(`throughput: ${f1(perSecond)} purchases/s = ${f1((100 * perSecond) / c.perSecond)}% of the ceiling (HTTP statuses ${JSON.stringify(p.statuses)})`);
+    say(
+      `throughput: ${f1(perSecond)} purchases/s = ${f1((100 * perSecond) / c.perSecond)}% of the ceiling (HTTP statuses ${JSON.stringify(p.statuses)})`,
+    );
     say(`latency over HTTP:     ${lat(p.http)}   (p99/p50 = ${f1(p.http.p99 / p.http.p50)})`);
     say(`latency of workflow:   ${lat(p.workflow)}`);
-    say(`CPU per purchase: node ${f2((1000 * p.cpu.node) / p.purchases)} ms (load, API, workflow, Lambdas), DynamoDB Local ${f2((1000 * p.cpu.dynamodbLocal) / p.purchases)} ms`);
+    say(
+      `CPU per purchase: node ${f2((1000 * p.cpu.node) / p.purchases)} ms (load, API, workflow, Lambdas), DynamoDB Local ${f2((1000 * p.cpu.dynamodbLocal) / p.purchases)} ms`,
+    );
     say();
     const phases: [string, PhaseCounts][] = [
       ['completed', r.completed],
@@ -335,7 +401,8 @@ function report(args: Args, ceiling: Ceiling, results: TypeResult[]): string {
     ];
     const per = (pc: PhaseCounts, n: number) => f2(n / pc.purchases);
     const fnIds = [...new Set(phases.flatMap(([, pc]) => Object.keys(pc.functions)))].sort();
-    const sum = (pc: PhaseCounts, k: 'invocations' | 'busyMs') => Object.values(pc.functions).reduce((a, fc) => a + fc[k], 0);
+    const sum = (pc: PhaseCounts, k: 'invocations' | 'busyMs') =>
+      Object.values(pc.functions).reduce((a, fc) => a + fc[k], 0);
     say(
       table([
         ['counted per purchase', ...phases.map(([name]) => name)],
@@ -346,7 +413,9 @@ function report(args: Args, ceiling: Ceiling, results: TypeResult[]): string {
           `  ${id}: invocations, ms busy each, DynamoDB calls`,
           ...phases.map(([, pc]) => {
             const fc = pc.functions[id];
-            return fc ? `${per(pc, fc.invocations)}  ${f1(fc.busyMs / fc.invocations)}  ${per(pc, pc.dynamoByFunction[id]?.calls ?? 0)}` : '-';
+            return fc
+              ? `${per(pc, fc.invocations)}  ${f1(fc.busyMs / fc.invocations)}  ${per(pc, pc.dynamoByFunction[id]?.calls ?? 0)}`
+              : '-';
           }),
         ]),
         ['DynamoDB calls', ...phases.map(([, pc]) => per(pc, pc.dynamo.calls))],
@@ -368,13 +437,17 @@ function report(args: Args, ceiling: Ceiling, results: TypeResult[]): string {
         ['total', ...costs.map((cl) => f2(cl.reduce((a, l) => a + l.usd, 0)))],
       ]),
     );
-    const calls = Object.entries(p.dynamo.byCommand).sort((a, b) => b[1] - a[1]).map(([cmd, n]) => `${cmd.replace('Command', '')} ${f2(n / p.purchases)}`);
+    const calls = Object.entries(p.dynamo.byCommand)
+      .sort((a, b) => b[1] - a[1])
+      .map(([cmd, n]) => `${cmd.replace('Command', '')} ${f2(n / p.purchases)}`);
     say(`DynamoDB calls per completed purchase by kind: ${calls.join(', ')}`);
   }
   say();
   say('Prices (us-east-1, on demand, first tier, no free tier):');
   for (const price of Object.values(PRICES)) say(`  $${price.usd} per ${price.per} — ${price.source}`);
-  say('Not in the totals: X-Ray traces (sampled), SQS requests of the transmission queue, SNS when configured, KMS, CloudWatch metrics and alarms (monthly, not per purchase), data transfer.');
+  say(
+    'Not in the totals: X-Ray traces (sampled), SQS requests of the transmission queue, SNS when configured, KMS, CloudWatch metrics and alarms (monthly, not per purchase), data transfer.',
+  );
   return lines.join('\n');
 }
 
@@ -411,7 +484,8 @@ async function main(): Promise<void> {
     const results: TypeResult[] = [];
     for (const type of args.types) results.push(await withDynamoDbLocal((dynamo) => runType(type, args, dynamo)));
     out.print(report(args, ceiling, results));
-    if (args.json) writeFileSync(args.json, JSON.stringify({ args, machine: out.machine(), ceiling, results }, null, 2));
+    if (args.json)
+      writeFileSync(args.json, JSON.stringify({ args, machine: out.machine(), ceiling, results }, null, 2));
   } finally {
     out.restore();
   }

@@ -14,7 +14,12 @@ export interface Latency {
 }
 
 export function latency(samples: readonly number[]): Latency {
-  return { p50: percentile(samples, 50), p95: percentile(samples, 95), p99: percentile(samples, 99), max: percentile(samples, 100) };
+  return {
+    p50: percentile(samples, 50),
+    p95: percentile(samples, 95),
+    p99: percentile(samples, 99),
+    max: percentile(samples, 100),
+  };
 }
 
 /** Closed loop: `concurrency` workers each run `task` back to back until the deadline (or `count` tasks in all). */

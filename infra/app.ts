@@ -42,7 +42,8 @@ function optionalInt(app: App, key: string, min: number, max: number): number | 
   const value: unknown = app.node.tryGetContext(key);
   if (value === undefined || value === null || value === '') return undefined;
   const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`context '${key}' must be an integer in [${min}, ${max}]; got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new Error(`context '${key}' must be an integer in [${min}, ${max}]; got ${JSON.stringify(value)}`);
   return n;
 }
 

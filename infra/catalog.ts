@@ -4,7 +4,8 @@
  * stand-in finds each function's code through the `purchase-saga:source` metadata the stack
  * puts on it. Change a step's data access here and in its code, nowhere else.
  */
-export type TableId = 'Accounts' | 'Catalog' | 'Inventory' | 'Coupons' | 'Orders' | 'Payments' | 'Notifications' | 'Idempotency';
+export type TableId =
+  'Accounts' | 'Catalog' | 'Inventory' | 'Coupons' | 'Orders' | 'Payments' | 'Notifications' | 'Idempotency';
 
 /** Env var through which a function learns a table's name. */
 export const TABLE_ENV: Record<TableId, string> = {
@@ -19,13 +20,7 @@ export const TABLE_ENV: Record<TableId, string> = {
 };
 
 export type DynamoAction =
-  | 'GetItem'
-  | 'PutItem'
-  | 'UpdateItem'
-  | 'DeleteItem'
-  | 'ConditionCheckItem'
-  | 'Query'
-  | 'Scan';
+  'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'ConditionCheckItem' | 'Query' | 'Scan';
 
 export interface SagaFunction {
   /** State name in the ASL and prefix of its substitution `${<id>FunctionArn}`. */
@@ -46,20 +41,96 @@ const ORDERS_FORWARD: DynamoAction[] = ['GetItem', 'PutItem', 'ConditionCheckIte
 const ORDERS_COMPENSATION: DynamoAction[] = ['GetItem', 'PutItem', 'UpdateItem'];
 
 export const SAGA_FUNCTIONS: SagaFunction[] = [
-  { id: 'DeductBalance', dir: 'deduct-balance', role: 'forward', access: { Accounts: ['UpdateItem', 'PutItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY } },
-  { id: 'RefundBalance', dir: 'refund-balance', role: 'compensation', access: { Accounts: ['UpdateItem', 'PutItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY } },
-  { id: 'UseCoupon', dir: 'use-coupon', role: 'forward', access: { Coupons: ['UpdateItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY } },
-  { id: 'RestoreCoupon', dir: 'restore-coupon', role: 'compensation', access: { Coupons: ['UpdateItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY } },
-  { id: 'ReserveInventorySlots', dir: 'reserve-inventory-slots', role: 'forward', access: { Inventory: ['UpdateItem', 'PutItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY } },
-  { id: 'ReleaseInventorySlots', dir: 'release-inventory-slots', role: 'compensation', access: { Inventory: ['UpdateItem', 'DeleteItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY } },
-  { id: 'ReserveStock', dir: 'reserve-stock', role: 'forward', access: { Catalog: ['UpdateItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY } },
-  { id: 'RestoreStock', dir: 'restore-stock', role: 'compensation', access: { Catalog: ['UpdateItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY } },
-  { id: 'ChargePayment', dir: 'charge-payment', role: 'forward', payments: true, access: { Payments: ['GetItem', 'PutItem', 'UpdateItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY } },
-  { id: 'RefundPayment', dir: 'refund-payment', role: 'compensation', payments: true, access: { Payments: ['GetItem', 'PutItem', 'UpdateItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY } },
-  { id: 'CompleteOrder', dir: 'complete-order', role: 'forward', access: { Inventory: ['UpdateItem', 'DeleteItem'], Orders: ['GetItem', 'PutItem', 'UpdateItem'], Idempotency: IDEMPOTENCY } },
-  { id: 'FenceCompleteOrder', dir: 'fence-complete-order', role: 'compensation', access: { Orders: ['GetItem', 'PutItem'], Idempotency: IDEMPOTENCY } },
-  { id: 'MarkOrderFailed', dir: 'mark-order-failed', role: 'outcome', access: { Orders: ['GetItem', 'UpdateItem', 'PutItem'], Idempotency: IDEMPOTENCY } },
-  { id: 'MarkCompensationFailed', dir: 'mark-compensation-failed', role: 'outcome', access: { Orders: ['GetItem', 'UpdateItem', 'PutItem'], Idempotency: IDEMPOTENCY } },
+  {
+    id: 'DeductBalance',
+    dir: 'deduct-balance',
+    role: 'forward',
+    access: { Accounts: ['UpdateItem', 'PutItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY },
+  },
+  {
+    id: 'RefundBalance',
+    dir: 'refund-balance',
+    role: 'compensation',
+    access: { Accounts: ['UpdateItem', 'PutItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY },
+  },
+  {
+    id: 'UseCoupon',
+    dir: 'use-coupon',
+    role: 'forward',
+    access: { Coupons: ['UpdateItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY },
+  },
+  {
+    id: 'RestoreCoupon',
+    dir: 'restore-coupon',
+    role: 'compensation',
+    access: { Coupons: ['UpdateItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY },
+  },
+  {
+    id: 'ReserveInventorySlots',
+    dir: 'reserve-inventory-slots',
+    role: 'forward',
+    access: { Inventory: ['UpdateItem', 'PutItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY },
+  },
+  {
+    id: 'ReleaseInventorySlots',
+    dir: 'release-inventory-slots',
+    role: 'compensation',
+    access: { Inventory: ['UpdateItem', 'DeleteItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY },
+  },
+  {
+    id: 'ReserveStock',
+    dir: 'reserve-stock',
+    role: 'forward',
+    access: { Catalog: ['UpdateItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY },
+  },
+  {
+    id: 'RestoreStock',
+    dir: 'restore-stock',
+    role: 'compensation',
+    access: { Catalog: ['UpdateItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY },
+  },
+  {
+    id: 'ChargePayment',
+    dir: 'charge-payment',
+    role: 'forward',
+    payments: true,
+    access: { Payments: ['GetItem', 'PutItem', 'UpdateItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY },
+  },
+  {
+    id: 'RefundPayment',
+    dir: 'refund-payment',
+    role: 'compensation',
+    payments: true,
+    access: { Payments: ['GetItem', 'PutItem', 'UpdateItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY },
+  },
+  {
+    id: 'CompleteOrder',
+    dir: 'complete-order',
+    role: 'forward',
+    access: {
+      Inventory: ['UpdateItem', 'DeleteItem'],
+      Orders: ['GetItem', 'PutItem', 'UpdateItem'],
+      Idempotency: IDEMPOTENCY,
+    },
+  },
+  {
+    id: 'FenceCompleteOrder',
+    dir: 'fence-complete-order',
+    role: 'compensation',
+    access: { Orders: ['GetItem', 'PutItem'], Idempotency: IDEMPOTENCY },
+  },
+  {
+    id: 'MarkOrderFailed',
+    dir: 'mark-order-failed',
+    role: 'outcome',
+    access: { Orders: ['GetItem', 'UpdateItem', 'PutItem'], Idempotency: IDEMPOTENCY },
+  },
+  {
+    id: 'MarkCompensationFailed',
+    dir: 'mark-compensation-failed',
+    role: 'outcome',
+    access: { Orders: ['GetItem', 'UpdateItem', 'PutItem'], Idempotency: IDEMPOTENCY },
+  },
 ];
 
 /** Metadata key on each AWS::Lambda::Function naming its source folder (read by local/). */
@@ -138,7 +209,11 @@ export const EVENT_FUNCTIONS: EventFunction[] = [
   // Reads the Orders stream through its event source mapping; writes nothing to DynamoDB.
   { id: 'Publisher', dir: 'publisher', access: {} },
   // Claims each event once, sends, records the delivery and the NOTIFICATION_SENT outbox event.
-  { id: 'Notifier', dir: 'notifier', access: { Notifications: ['GetItem', 'PutItem', 'UpdateItem'], Orders: ['PutItem'] } },
+  {
+    id: 'Notifier',
+    dir: 'notifier',
+    access: { Notifications: ['GetItem', 'PutItem', 'UpdateItem'], Orders: ['PutItem'] },
+  },
   // Claims each ORDER_COMPLETED once and records the transmission after the endpoint accepted it.
   { id: 'Transmitter', dir: 'transmitter', access: { Notifications: ['GetItem', 'PutItem', 'UpdateItem'] } },
 ];

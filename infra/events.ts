@@ -9,7 +9,15 @@ import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambd
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { EVENT_FUNCTIONS, EVENT_SOURCE, NOTIFIED_EVENTS, TRANSMITTED_EVENTS, type DynamoAction, type EventFunction, type TableId } from './catalog.js';
+import {
+  EVENT_FUNCTIONS,
+  EVENT_SOURCE,
+  NOTIFIED_EVENTS,
+  TRANSMITTED_EVENTS,
+  type DynamoAction,
+  type EventFunction,
+  type TableId,
+} from './catalog.js';
 
 /**
  * The event side of the saga: the Orders table's stream is the transactional outbox; the
@@ -40,7 +48,11 @@ export interface EventsPipelineProps {
 }
 
 /** Function timeouts (seconds). The Transmitter's covers the endpoint's 5 s timeout with room to record. */
-export const EVENT_FUNCTION_TIMEOUTS: Record<EventFunction['id'], number> = { Publisher: 60, Notifier: 20, Transmitter: 20 };
+export const EVENT_FUNCTION_TIMEOUTS: Record<EventFunction['id'], number> = {
+  Publisher: 60,
+  Notifier: 20,
+  Transmitter: 20,
+};
 export const EXTERNAL_TIMEOUT_MS = 5_000;
 
 export type DeadLetterQueueId = 'PublisherDlq' | 'NotifierDlq' | 'TransmissionDlq';
@@ -48,7 +60,7 @@ export type DeadLetterQueueId = 'PublisherDlq' | 'NotifierDlq' | 'TransmissionDl
 /** What landed in each dead-letter queue and what to do about it (the alarm descriptions). */
 export const DEAD_LETTER_GUIDANCE: Record<DeadLetterQueueId, string> = {
   PublisherDlq:
-    'Outbox events were not published to the bus: each message names the Orders stream shard and sequence range of a batch the Publisher kept failing on after its retries (not the events themselves). Read the Publisher logs for the error and fix it; then, within 24 h, read those stream records (GetShardIterator AT_SEQUENCE_NUMBER) and put their events on the bus, or after 24 h rebuild them from the orders\' EVENT# items (consumers deduplicate on eventId); then delete the messages.',
+    "Outbox events were not published to the bus: each message names the Orders stream shard and sequence range of a batch the Publisher kept failing on after its retries (not the events themselves). Read the Publisher logs for the error and fix it; then, within 24 h, read those stream records (GetShardIterator AT_SEQUENCE_NUMBER) and put their events on the bus, or after 24 h rebuild them from the orders' EVENT# items (consumers deduplicate on eventId); then delete the messages.",
   NotifierDlq:
     'Notifications were not sent: each message is an event EventBridge could not deliver to the Notifier, or the record of an invocation that still failed after its retries (the event is its requestPayload). Read the Notifier logs, fix the cause (e.g. the SNS topic or its permissions), then put the events on the bus again (the Notifier deduplicates on eventId) and delete the messages.',
   TransmissionDlq:
@@ -56,7 +68,10 @@ export const DEAD_LETTER_GUIDANCE: Record<DeadLetterQueueId, string> = {
 };
 
 /** The outbox records the Publisher is invoked with: inserts of `EVENT#...` items. */
-export const OUTBOX_FILTER = { eventName: FilterRule.isEqual('INSERT'), dynamodb: { Keys: { sk: { S: FilterRule.beginsWith('EVENT#') } } } };
+export const OUTBOX_FILTER = {
+  eventName: FilterRule.isEqual('INSERT'),
+  dynamodb: { Keys: { sk: { S: FilterRule.beginsWith('EVENT#') } } },
+};
 
 export class EventsPipeline extends Construct {
   readonly bus: events.EventBus;
@@ -77,7 +92,8 @@ export class EventsPipeline extends Construct {
       throw new Error(`externalEndpointUrl must be an http(s) URL; got '${externalEndpointUrl}'`);
     }
     const orders = props.tables.Orders;
-    if (!orders.tableStreamArn) throw new Error('The Orders table needs its stream (NEW_AND_OLD_IMAGES): it is the outbox');
+    if (!orders.tableStreamArn)
+      throw new Error('The Orders table needs its stream (NEW_AND_OLD_IMAGES): it is the outbox');
 
     const spec = (fnId: EventFunction['id'], environment: Record<string, string>): EventFunctionSpec => {
       const entry = EVENT_FUNCTIONS.find((f) => f.id === fnId);
@@ -94,7 +110,10 @@ export class EventsPipeline extends Construct {
         // Named after the stack (alarm names are unique per account and region), quoted in the runbook.
         alarmName: `${Stack.of(this).stackName}-${queueId}-NotEmpty`,
         alarmDescription: `${DEAD_LETTER_GUIDANCE[queueId]} Messages are kept 14 days.`,
-        metric: dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM }),
+        metric: dlq.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
@@ -147,13 +166,21 @@ export class EventsPipeline extends Construct {
     // EventBridge invokes the function asynchronously: its RetryPolicy and DLQ cover events it
     // could not hand to Lambda; once Lambda accepted one, Lambda's own retries apply to function
     // errors and, after them, the same DLQ (on-failure destination) receives the invocation record.
-    notifier.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(2), onFailure: new SqsDestination(this.notifierDlq) });
+    notifier.configureAsyncInvoke({
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(2),
+      onFailure: new SqsDestination(this.notifierDlq),
+    });
     new events.Rule(this, 'NotifierRule', {
       description: 'Events a user is notified of',
       eventBus: this.bus,
       eventPattern: { source: [EVENT_SOURCE], detailType: [...NOTIFIED_EVENTS] },
       targets: [
-        new targets.LambdaFunction(notifier, { retryAttempts: 8, maxEventAge: Duration.hours(2), deadLetterQueue: this.notifierDlq }),
+        new targets.LambdaFunction(notifier, {
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(2),
+          deadLetterQueue: this.notifierDlq,
+        }),
       ],
     });
 
@@ -177,7 +204,9 @@ export class EventsPipeline extends Construct {
       eventPattern: { source: [EVENT_SOURCE], detailType: [...TRANSMITTED_EVENTS] },
       targets: [new targets.SqsQueue(this.transmissionQueue)],
     });
-    transmitter.addEventSource(new SqsEventSource(this.transmissionQueue, { batchSize: 10, reportBatchItemFailures: true }));
+    transmitter.addEventSource(
+      new SqsEventSource(this.transmissionQueue, { batchSize: 10, reportBatchItemFailures: true }),
+    );
 
     this.functions = { Publisher: publisher, Notifier: notifier, Transmitter: transmitter };
 

@@ -52,7 +52,14 @@ export interface MonitoringProps {
  * (PurchasesFailedUnexpectedly), and an authorizer that cannot verify tokens makes API Gateway
  * answer 500 (Api-5xxRate).
  */
-export const ERRORS_ARE_OUTCOMES: readonly string[] = ['DeductBalance', 'UseCoupon', 'ReserveInventorySlots', 'ReserveStock', 'ChargePayment', 'Authorizer'];
+export const ERRORS_ARE_OUTCOMES: readonly string[] = [
+  'DeductBalance',
+  'UseCoupon',
+  'ReserveInventorySlots',
+  'ReserveStock',
+  'ChargePayment',
+  'Authorizer',
+];
 /** Functions without an Errors alarm: the above, and FenceCompleteOrder, whose OrderAlreadyCompleted means the purchase succeeded. */
 export const NO_ERRORS_ALARM: readonly string[] = [...ERRORS_ARE_OUTCOMES, 'FenceCompleteOrder'];
 
@@ -128,7 +135,12 @@ export class Monitoring extends Construct {
     const fromThisStacksAlarms = {
       StringEquals: { 'aws:SourceAccount': stack.account },
       ArnLike: {
-        'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: `${prefix}-*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+        'aws:SourceArn': stack.formatArn({
+          service: 'cloudwatch',
+          resource: 'alarm',
+          resourceName: `${prefix}-*`,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
       },
     };
     this.topicKey = new kms.Key(this, 'AlarmTopicKey', {
@@ -166,7 +178,13 @@ export class Monitoring extends Construct {
     const action = new cwActions.SnsAction(this.topic);
 
     // ---- Metrics -----------------------------------------------------------------------------
-    const business = (name: MetricName, statistic: string, period: Duration, dimensions: Record<string, string> = {}, label?: string) =>
+    const business = (
+      name: MetricName,
+      statistic: string,
+      period: Duration,
+      dimensions: Record<string, string> = {},
+      label?: string,
+    ) =>
       new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
         metricName: name,
@@ -188,7 +206,16 @@ export class Monitoring extends Construct {
 
     // ---- Alarms ------------------------------------------------------------------------------
     const alarms: Record<string, cloudwatch.Alarm> = {};
-    const alarm = (key: string, p: { description: string; metric: cloudwatch.IMetric; threshold: number; evaluationPeriods?: number; comparison?: cloudwatch.ComparisonOperator }) => {
+    const alarm = (
+      key: string,
+      p: {
+        description: string;
+        metric: cloudwatch.IMetric;
+        threshold: number;
+        evaluationPeriods?: number;
+        comparison?: cloudwatch.ComparisonOperator;
+      },
+    ) => {
       const a = new cloudwatch.Alarm(this, `${key.replace(/[^A-Za-z0-9]/g, '')}Alarm`, {
         alarmName: `${prefix}-${key}`,
         alarmDescription: p.description,
@@ -223,7 +250,9 @@ export class Monitoring extends Construct {
         expression: 'FILL(sagaFailed, 0) + FILL(reconcilerFailed, 0)',
         usingMetrics: {
           sagaFailed: business('CompensationFailed', cloudwatch.Stats.SUM, FIVE_MINUTES),
-          reconcilerFailed: business('ReconcilerActions', cloudwatch.Stats.SUM, FIVE_MINUTES, { action: 'COMPENSATION_FAILED' }),
+          reconcilerFailed: business('ReconcilerActions', cloudwatch.Stats.SUM, FIVE_MINUTES, {
+            action: 'COMPENSATION_FAILED',
+          }),
         },
         label: 'Orders that ended COMPENSATION_FAILED',
         period: FIVE_MINUTES,
@@ -292,7 +321,12 @@ export class Monitoring extends Construct {
         'Warning: the reconciler had to finish orders the saga left PENDING past the pending TTL (ReconcilerActions action=COMPLETED or FAILED in 15 minutes): executions are dying or timing out. Nothing is lost (it completed or compensated them), but find why: StateMachine-ExecutionsTimedOut/Failed, the state machine logs, the step Lambdas errors and throttles.',
       metric: new cloudwatch.MathExpression({
         expression: RESCUE_ACTIONS.map((a) => `FILL(${a.toLowerCase()}, 0)`).join(' + '),
-        usingMetrics: Object.fromEntries(RESCUE_ACTIONS.map((a) => [a.toLowerCase(), business('ReconcilerActions', cloudwatch.Stats.SUM, FIFTEEN_MINUTES, { action: a })])),
+        usingMetrics: Object.fromEntries(
+          RESCUE_ACTIONS.map((a) => [
+            a.toLowerCase(),
+            business('ReconcilerActions', cloudwatch.Stats.SUM, FIFTEEN_MINUTES, { action: a }),
+          ]),
+        ),
         label: 'Orders rescued by the reconciler',
         period: FIFTEEN_MINUTES,
       }),
@@ -311,7 +345,8 @@ export class Monitoring extends Construct {
     this.alarms = alarms;
 
     // ---- The dashboard ------------------------------------------------------------------------
-    const fnMetric = (f: (fn: IFunction) => cloudwatch.Metric) => fnEntries.map(([fnId, fn]) => f(fn).with({ label: fnId }));
+    const fnMetric = (f: (fn: IFunction) => cloudwatch.Metric) =>
+      fnEntries.map(([fnId, fn]) => f(fn).with({ label: fnId }));
     const graph = (title: string, left: cloudwatch.IMetric[], extra: Partial<cloudwatch.GraphWidgetProps> = {}) =>
       new cloudwatch.GraphWidget({ title, left, width: 12, height: 6, ...extra });
     const sum = cloudwatch.Stats.SUM;
@@ -328,11 +363,18 @@ export class Monitoring extends Construct {
         height: 2,
       }),
     );
-    this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: Object.values(alarms), width: 24, height: 6 }));
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: Object.values(alarms), width: 24, height: 6 }),
+    );
     this.dashboard.addWidgets(
       graph('Purchases: completed vs failed (by step and reason)', [
         business('PurchaseCompleted', sum, FIVE_MINUTES, {}, 'Completed'),
-        search('PurchaseFailed', ['failedStep', 'reason'], 'Sum', "Failed ${PROP('Dim.failedStep')} ${PROP('Dim.reason')}"),
+        search(
+          'PurchaseFailed',
+          ['failedStep', 'reason'],
+          'Sum',
+          "Failed ${PROP('Dim.failedStep')} ${PROP('Dim.reason')}",
+        ),
       ]),
       graph(
         'Purchase latency (order created to completed or failed)',
@@ -341,22 +383,35 @@ export class Monitoring extends Construct {
           business('PurchaseLatency', cloudwatch.Stats.p(90), FIVE_MINUTES, {}, 'p90'),
           business('PurchaseLatency', cloudwatch.Stats.p(99), FIVE_MINUTES, {}, 'p99'),
         ],
-        { leftAnnotations: [{ value: LATENCY_P99_THRESHOLD_MS, label: 'p99 alarm' }], leftYAxis: { label: 'ms', showUnits: false } },
+        {
+          leftAnnotations: [{ value: LATENCY_P99_THRESHOLD_MS, label: 'p99 alarm' }],
+          leftYAxis: { label: 'ms', showUnits: false },
+        },
       ),
     );
     this.dashboard.addWidgets(
-      graph('Compensations run, by compensation', [search('CompensationRun', ['step'], 'Sum', "${PROP('Dim.step')}")], { width: 8 }),
+      graph('Compensations run, by compensation', [search('CompensationRun', ['step'], 'Sum', "${PROP('Dim.step')}")], {
+        width: 8,
+      }),
       graph(
         'Compensation failures',
         [
           business('CompensationFailed', sum, FIVE_MINUTES, {}, 'COMPENSATION_FAILED (saga)'),
-          business('ReconcilerActions', sum, FIVE_MINUTES, { action: 'COMPENSATION_FAILED' }, 'COMPENSATION_FAILED (reconciler)'),
+          business(
+            'ReconcilerActions',
+            sum,
+            FIVE_MINUTES,
+            { action: 'COMPENSATION_FAILED' },
+            'COMPENSATION_FAILED (reconciler)',
+          ),
           business('ReconcilerActions', sum, FIVE_MINUTES, { action: 'POSTPONED' }, 'retried, still failing'),
           business('ReconcilerActions', sum, FIVE_MINUTES, { action: 'RESOLVED' }, 'resolved'),
         ],
         { width: 8 },
       ),
-      graph('Idempotent replays, by source', [search('IdempotentReplay', ['source'], 'Sum', "${PROP('Dim.source')}")], { width: 8 }),
+      graph('Idempotent replays, by source', [search('IdempotentReplay', ['source'], 'Sum', "${PROP('Dim.source')}")], {
+        width: 8,
+      }),
     );
     this.dashboard.addWidgets(
       graph('API requests, 4xx, 5xx', [
@@ -367,7 +422,11 @@ export class Monitoring extends Construct {
       graph('API latency', [
         stage.metricLatency({ statistic: cloudwatch.Stats.p(50), period: FIVE_MINUTES, label: 'latency p50' }),
         stage.metricLatency({ statistic: cloudwatch.Stats.p(99), period: FIVE_MINUTES, label: 'latency p99' }),
-        stage.metricIntegrationLatency({ statistic: cloudwatch.Stats.p(99), period: FIVE_MINUTES, label: 'integration latency p99' }),
+        stage.metricIntegrationLatency({
+          statistic: cloudwatch.Stats.p(99),
+          period: FIVE_MINUTES,
+          label: 'integration latency p99',
+        }),
       ]),
     );
     this.dashboard.addWidgets(
@@ -381,20 +440,52 @@ export class Monitoring extends Construct {
       graph('Reconciler actions', [search('ReconcilerActions', ['action'], 'Sum', "${PROP('Dim.action')}")]),
     );
     this.dashboard.addWidgets(
-      graph('Lambda errors, per function', fnMetric((fn) => fn.metricErrors({ statistic: sum, period: FIVE_MINUTES })), { width: 8, legendPosition: cloudwatch.LegendPosition.RIGHT }),
-      graph('Lambda throttles, per function', fnMetric((fn) => fn.metricThrottles({ statistic: sum, period: FIVE_MINUTES })), { width: 8, legendPosition: cloudwatch.LegendPosition.RIGHT }),
-      graph('Lambda duration p99, per function', fnMetric((fn) => fn.metricDuration({ statistic: cloudwatch.Stats.p(99), period: FIVE_MINUTES })), { width: 8, legendPosition: cloudwatch.LegendPosition.RIGHT }),
+      graph(
+        'Lambda errors, per function',
+        fnMetric((fn) => fn.metricErrors({ statistic: sum, period: FIVE_MINUTES })),
+        { width: 8, legendPosition: cloudwatch.LegendPosition.RIGHT },
+      ),
+      graph(
+        'Lambda throttles, per function',
+        fnMetric((fn) => fn.metricThrottles({ statistic: sum, period: FIVE_MINUTES })),
+        { width: 8, legendPosition: cloudwatch.LegendPosition.RIGHT },
+      ),
+      graph(
+        'Lambda duration p99, per function',
+        fnMetric((fn) => fn.metricDuration({ statistic: cloudwatch.Stats.p(99), period: FIVE_MINUTES })),
+        { width: 8, legendPosition: cloudwatch.LegendPosition.RIGHT },
+      ),
     );
     const publisher = props.functions['Publisher'];
     this.dashboard.addWidgets(
       graph(
         'Dead-letter queues (messages visible)',
-        dlqs.map(([queueId, q]) => q.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1), label: queueId })),
+        dlqs.map(([queueId, q]) =>
+          q.metricApproximateNumberOfMessagesVisible({
+            statistic: cloudwatch.Stats.MAXIMUM,
+            period: Duration.minutes(1),
+            label: queueId,
+          }),
+        ),
       ),
       graph('Outbox and Orders table', [
-        ...(publisher ? [publisher.metric('IteratorAge', { statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1), label: 'Publisher iterator age (ms)' })] : []),
+        ...(publisher
+          ? [
+              publisher.metric('IteratorAge', {
+                statistic: cloudwatch.Stats.MAXIMUM,
+                period: Duration.minutes(1),
+                label: 'Publisher iterator age (ms)',
+              }),
+            ]
+          : []),
         props.ordersTable.metricThrottledRequestsForOperations({
-          operations: [dynamodb.Operation.GET_ITEM, dynamodb.Operation.PUT_ITEM, dynamodb.Operation.UPDATE_ITEM, dynamodb.Operation.QUERY, dynamodb.Operation.TRANSACT_WRITE_ITEMS],
+          operations: [
+            dynamodb.Operation.GET_ITEM,
+            dynamodb.Operation.PUT_ITEM,
+            dynamodb.Operation.UPDATE_ITEM,
+            dynamodb.Operation.QUERY,
+            dynamodb.Operation.TRANSACT_WRITE_ITEMS,
+          ],
           period: FIVE_MINUTES,
           label: 'Orders throttled requests',
         }),

@@ -39,7 +39,7 @@ const REASONS = {
   lambdaRuntime:
     'The functions are pinned to nodejs22.x on purpose: the bundles are built for node22 (esbuild target) and tested on it, and nodejs22.x is a supported Lambda runtime (deprecation scheduled for 2027). Moving to nodejs24.x is a change of its own, with its tests; cdk-nag only compares with the newest runtime CDK knows.',
   basicExecutionRole:
-    'AWSLambdaBasicExecutionRole is the AWS managed policy for writing the function\'s own logs (logs:CreateLogGroup, CreateLogStream, PutLogEvents). The function logs to its own log group (retention 1 month); every data-plane permission is an inline statement naming exact actions and resources (infra/catalog.ts).',
+    "AWSLambdaBasicExecutionRole is the AWS managed policy for writing the function's own logs (logs:CreateLogGroup, CreateLogStream, PutLogEvents). The function logs to its own log group (retention 1 month); every data-plane permission is an inline statement naming exact actions and resources (infra/catalog.ts).",
   wildcardOnlyActions:
     'Resource "*" only for actions without resource-level permissions: X-Ray trace upload (xray:PutTraceSegments, PutTelemetryRecords: active tracing) and, for the Publisher, dynamodb:ListStreams required by the DynamoDB Streams event source mapping. The template test checks that no other action is granted on "*".',
   stateMachineWildcards:
@@ -51,30 +51,34 @@ const REASONS = {
   describeExecution:
     'STANDARD workflows: the Api polls its own purchase executions (states:DescribeExecution) to answer 201 or 202. Executions are named at start, so their ARNs are only known as "execution:<this state machine>:*": the wildcard covers the executions of this one state machine.',
   apiGatewayCloudWatchRole:
-    'AmazonAPIGatewayPushToCloudWatchLogs is the AWS managed policy the API Gateway service role for CloudWatch Logs needs (the account-level setting that enables the stage\'s access and execution logs); it is assumable by apigateway.amazonaws.com only.',
+    "AmazonAPIGatewayPushToCloudWatchLogs is the AWS managed policy the API Gateway service role for CloudWatch Logs needs (the account-level setting that enables the stage's access and execution logs); it is assumable by apigateway.amazonaws.com only.",
   jwtAuthorizer:
     'Authorization is a TOKEN Lambda authorizer that verifies JWTs: RS256 against the JWKS of any OIDC issuer (a Cognito user pool included, with issuer and audience checks) or, in development, HS256. A Cognito user pool authorizer would tie the API to one Cognito pool and cannot apply the admin-claim rule; every method uses the authorizer.',
   requestValidation:
     'Every method is a Lambda proxy integration whose request is validated in the Api Lambda with zod schemas (lambdas/api/schemas.ts: body, path parameters, Idempotency-Key header), which answers application/problem+json errors (docs/openapi.yaml). API Gateway only serves the routes of API_ROUTES; unknown paths never reach the Lambda. A gateway validator would duplicate these rules with different error bodies.',
-  waf:
-    'No WAF web ACL in this stack: the stage is throttled (rate and burst limits), every method needs a verified JWT (authorizer results cached 5 minutes) and purchases are idempotent. A web ACL is an account or organization decision (AWS Firewall Manager) with its own cost; associate one to the stage where the threat model needs it.',
+  waf: 'No WAF web ACL in this stack: the stage is throttled (rate and burst limits), every method needs a verified JWT (authorizer results cached 5 minutes) and purchases are idempotent. A web ACL is an account or organization decision (AWS Firewall Manager) with its own cost; associate one to the stage where the threat model needs it.',
   jwtSecret:
-    'Created only when no jwksUrl is given: the HS256 signing key for development tokens (npm run token). Production deployments verify RS256 tokens against the identity provider\'s JWKS, whose keys the provider rotates, and have no secret. Rotating this one invalidates every development token; regenerate it by replacing the secret when needed.',
+    "Created only when no jwksUrl is given: the HS256 signing key for development tokens (npm run token). Production deployments verify RS256 tokens against the identity provider's JWKS, whose keys the provider rotates, and have no secret. Rotating this one invalidates every development token; regenerate it by replacing the secret when needed.",
   idempotencyPitr:
     'The Powertools idempotency table holds only records that expire after 24 h (TTL) and that the saga can do without: a lost record is covered by the step records in the Orders table (point-in-time recovery enabled, like every business table). Backups of it would restore expired, meaningless state.',
   dlqWithoutDlq:
-    'This queue is itself a dead-letter queue (the Publisher stream mapping\'s on-failure destination, or the Notifier rule target\'s and asynchronous invocations\' dead-letter destination); cdk-nag only recognises DLQs named in a redrive policy. Its messages are kept 14 days and an alarm fires on the first one.',
+    "This queue is itself a dead-letter queue (the Publisher stream mapping's on-failure destination, or the Notifier rule target's and asynchronous invocations' dead-letter destination); cdk-nag only recognises DLQs named in a redrive policy. Its messages are kept 14 days and an alarm fires on the first one.",
   standardLogLevel:
     'STANDARD workflows keep their full execution history (every event with its input and output) in Step Functions for 90 days; their CloudWatch log is ERROR level so every event and its data is not stored twice. EXPRESS workflows, which have no history, log ALL.',
 } as const;
 
-const suppress = (construct: IConstruct | undefined, suppressions: NagPackSuppression[], applyToChildren = false): void => {
+const suppress = (
+  construct: IConstruct | undefined,
+  suppressions: NagPackSuppression[],
+  applyToChildren = false,
+): void => {
   if (!construct) throw new Error(`nag suppression target missing for ${suppressions.map((s) => s.id).join(', ')}`);
   NagSuppressions.addResourceSuppressions(construct, suppressions, applyToChildren);
 };
 
 /** `<LogicalId.Arn>`, as cdk-nag renders a reference in an IAM5 finding. */
-const arnOf = (stack: Stack, construct: IConstruct): string => `<${stack.getLogicalId(construct.node.defaultChild as CfnResource)}.Arn>`;
+const arnOf = (stack: Stack, construct: IConstruct): string =>
+  `<${stack.getLogicalId(construct.node.defaultChild as CfnResource)}.Arn>`;
 
 export function applyNagSuppressions(stack: PurchaseSagaStack): void {
   const functions: [string, IFunction][] = [
@@ -90,9 +94,19 @@ export function applyNagSuppressions(stack: PurchaseSagaStack): void {
     suppress(fn.node.defaultChild, [{ id: 'AwsSolutions-L1', reason: REASONS.lambdaRuntime }]);
     const role = fn.role;
     if (!role) throw new Error(`${fn.node.path} has no role`);
-    suppress(role, [{ id: 'AwsSolutions-IAM4', reason: REASONS.basicExecutionRole, appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'] }]);
+    suppress(role, [
+      {
+        id: 'AwsSolutions-IAM4',
+        reason: REASONS.basicExecutionRole,
+        appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
+      },
+    ]);
     // The role's DefaultPolicy (its child) holds the statements.
-    suppress(role, [{ id: 'AwsSolutions-IAM5', reason: REASONS.wildcardOnlyActions, appliesTo: ['Resource::*'] }], true);
+    suppress(
+      role,
+      [{ id: 'AwsSolutions-IAM5', reason: REASONS.wildcardOnlyActions, appliesTo: ['Resource::*'] }],
+      true,
+    );
   }
 
   // ---- Query on secondary indexes ----------------------------------------------------------------
@@ -103,7 +117,13 @@ export function applyNagSuppressions(stack: PurchaseSagaStack): void {
   for (const [fn, tables] of indexGrants) {
     suppress(
       fn.role,
-      [{ id: 'AwsSolutions-IAM5', reason: REASONS.indexQuery, appliesTo: tables.map((t) => `Resource::${arnOf(stack, stack.tables[t])}/index/*`) }],
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason: REASONS.indexQuery,
+          appliesTo: tables.map((t) => `Resource::${arnOf(stack, stack.tables[t])}/index/*`),
+        },
+      ],
       true,
     );
   }
@@ -114,7 +134,9 @@ export function applyNagSuppressions(stack: PurchaseSagaStack): void {
         {
           id: 'AwsSolutions-IAM5',
           reason: REASONS.describeExecution,
-          appliesTo: [`Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${stack.getLogicalId(stack.stateMachine.node.defaultChild as CfnResource)}.Name>:*`],
+          appliesTo: [
+            `Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${stack.getLogicalId(stack.stateMachine.node.defaultChild as CfnResource)}.Name>:*`,
+          ],
         },
       ],
       true,
@@ -126,7 +148,11 @@ export function applyNagSuppressions(stack: PurchaseSagaStack): void {
     stack.stateMachine.role,
     [
       { id: 'AwsSolutions-IAM5', reason: REASONS.stateMachineWildcards, appliesTo: ['Resource::*'] },
-      { id: 'AwsSolutions-IAM5', reason: REASONS.invokeQualifiedArns, appliesTo: [...stack.functions.values()].map((fn) => `Resource::${arnOf(stack, fn)}:*`) },
+      {
+        id: 'AwsSolutions-IAM5',
+        reason: REASONS.invokeQualifiedArns,
+        appliesTo: [...stack.functions.values()].map((fn) => `Resource::${arnOf(stack, fn)}:*`),
+      },
     ],
     true,
   );
@@ -138,11 +164,16 @@ export function applyNagSuppressions(stack: PurchaseSagaStack): void {
   const api = stack.api;
   suppress(api.node.defaultChild, [{ id: 'AwsSolutions-APIG2', reason: REASONS.requestValidation }]);
   suppress(api.deploymentStage.node.defaultChild, [{ id: 'AwsSolutions-APIG3', reason: REASONS.waf }]);
-  for (const method of api.methods) suppress(method.node.defaultChild, [{ id: 'AwsSolutions-COG4', reason: REASONS.jwtAuthorizer }]);
+  for (const method of api.methods)
+    suppress(method.node.defaultChild, [{ id: 'AwsSolutions-COG4', reason: REASONS.jwtAuthorizer }]);
   const cloudWatchRole = api.node.tryFindChild('CloudWatchRole');
   if (cloudWatchRole) {
     suppress(cloudWatchRole, [
-      { id: 'AwsSolutions-IAM4', reason: REASONS.apiGatewayCloudWatchRole, appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs'] },
+      {
+        id: 'AwsSolutions-IAM4',
+        reason: REASONS.apiGatewayCloudWatchRole,
+        appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs'],
+      },
     ]);
   }
   const jwtSecret = stack.node.tryFindChild('JwtSecret');

@@ -97,7 +97,15 @@ export const DEFAULT_API_RATE_LIMIT = 50;
 export const DEFAULT_API_BURST_LIMIT = 100;
 
 /** Tables holding business state (money, orders, stock, items, coupons): retained unless told otherwise. */
-const BUSINESS_TABLES: TableId[] = ['Accounts', 'Catalog', 'Inventory', 'Coupons', 'Orders', 'Payments', 'Notifications'];
+const BUSINESS_TABLES: TableId[] = [
+  'Accounts',
+  'Catalog',
+  'Inventory',
+  'Coupons',
+  'Orders',
+  'Payments',
+  'Notifications',
+];
 
 /** Functions that talk to the external payment provider get more time than the others. */
 const SLOW_FUNCTIONS = new Set(['ChargePayment', 'RefundPayment']);
@@ -127,12 +135,16 @@ export class PurchaseSagaStack extends Stack {
       throw new Error(`workflowType must be one of ${WORKFLOW_TYPES.join(', ')}; got '${String(workflowType)}'`);
     }
     if (!PAYMENT_PROVIDERS.includes(paymentProvider)) {
-      throw new Error(`paymentProvider must be one of ${PAYMENT_PROVIDERS.join(', ')}; got '${String(paymentProvider)}'`);
+      throw new Error(
+        `paymentProvider must be one of ${PAYMENT_PROVIDERS.join(', ')}; got '${String(paymentProvider)}'`,
+      );
     }
     const paymentProviderUrl = props.paymentProviderUrl?.trim() || undefined;
     if (paymentProvider === 'http') {
       if (!paymentProviderUrl) {
-        throw new Error("paymentProvider 'http' needs paymentProviderUrl (cdk context: -c paymentProviderUrl=https://...)");
+        throw new Error(
+          "paymentProvider 'http' needs paymentProviderUrl (cdk context: -c paymentProviderUrl=https://...)",
+        );
       }
       if (!/^https?:\/\/[^\s]+$/.test(paymentProviderUrl)) {
         throw new Error(`paymentProviderUrl must be an http(s) URL; got '${paymentProviderUrl}'`);
@@ -250,16 +262,28 @@ export class PurchaseSagaStack extends Stack {
     this.events = new EventsPipeline(this, 'Events', {
       tables,
       lambdaFunction: (spec) => this.lambdaFunction(spec, tables, dataRemovalPolicy),
-      ...(props.notificationTopicArn ? { notificationTopic: sns.Topic.fromTopicArn(this, 'NotificationTopic', props.notificationTopicArn) } : {}),
+      ...(props.notificationTopicArn
+        ? { notificationTopic: sns.Topic.fromTopicArn(this, 'NotificationTopic', props.notificationTopicArn) }
+        : {}),
       ...(externalEndpointUrl ? { externalEndpointUrl } : {}),
     });
 
     // ---- Alarms to an SNS topic, the PurchaseFlow dashboard (infra/monitoring.ts) ---------------
     this.monitoring = new Monitoring(this, 'Monitoring', {
       stateMachine: this.stateMachine,
-      functions: { ...Object.fromEntries(functions), Api: this.apiFunction, Authorizer: this.authorizerFunction, Reconciler: reconciler, ...this.events.functions },
+      functions: {
+        ...Object.fromEntries(functions),
+        Api: this.apiFunction,
+        Authorizer: this.authorizerFunction,
+        Reconciler: reconciler,
+        ...this.events.functions,
+      },
       api: this.api,
-      deadLetterQueues: { PublisherDlq: this.events.publisherDlq, NotifierDlq: this.events.notifierDlq, TransmissionDlq: this.events.transmissionDlq },
+      deadLetterQueues: {
+        PublisherDlq: this.events.publisherDlq,
+        NotifierDlq: this.events.notifierDlq,
+        TransmissionDlq: this.events.transmissionDlq,
+      },
       deadLetterAlarms: this.events.deadLetterAlarms,
       ordersTable: tables.Orders,
       alarmEmail: props.alarmEmail,
@@ -287,7 +311,13 @@ export class PurchaseSagaStack extends Stack {
   }
 
   private lambdaFunction(
-    spec: { id: string; dir: string; access: Partial<Record<TableId, DynamoAction[]>>; environment: Record<string, string>; timeout: number },
+    spec: {
+      id: string;
+      dir: string;
+      access: Partial<Record<TableId, DynamoAction[]>>;
+      environment: Record<string, string>;
+      timeout: number;
+    },
     tables: Record<TableId, dynamodb.Table>,
     dataRemovalPolicy: RemovalPolicy,
   ): NodejsFunction {
@@ -342,7 +372,11 @@ export class PurchaseSagaStack extends Stack {
       // A Query on a secondary index is authorised against the index ARN.
       if (actions.includes('Query')) {
         fn.addToRolePolicy(
-          new iam.PolicyStatement({ effect: iam.Effect.ALLOW, actions: ['dynamodb:Query'], resources: [`${tableArn}/index/*`] }),
+          new iam.PolicyStatement({
+            effect: iam.Effect.ALLOW,
+            actions: ['dynamodb:Query'],
+            resources: [`${tableArn}/index/*`],
+          }),
         );
       }
     }
@@ -368,7 +402,8 @@ export class PurchaseSagaStack extends Stack {
 
     // JWT: RS256 against a JWKS when one is given, otherwise HS256 with a generated secret.
     const jwksUrl = props.jwksUrl?.trim() || undefined;
-    if (jwksUrl && !/^https:\/\/[^\s]+$/.test(jwksUrl)) throw new Error(`jwksUrl must be an https URL; got '${jwksUrl}'`);
+    if (jwksUrl && !/^https:\/\/[^\s]+$/.test(jwksUrl))
+      throw new Error(`jwksUrl must be an https URL; got '${jwksUrl}'`);
     const jwtSecret = jwksUrl
       ? undefined
       : new secretsmanager.Secret(this, 'JwtSecret', {
@@ -412,9 +447,13 @@ export class PurchaseSagaStack extends Stack {
       ctx.dataRemovalPolicy,
     );
     if (ctx.workflowType === 'EXPRESS') {
-      apiFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartSyncExecution'], resources: [sm.stateMachineArn] }));
+      apiFn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['states:StartSyncExecution'], resources: [sm.stateMachineArn] }),
+      );
     } else {
-      apiFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [sm.stateMachineArn] }));
+      apiFn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [sm.stateMachineArn] }),
+      );
       apiFn.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ['states:DescribeExecution'],

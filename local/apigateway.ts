@@ -79,7 +79,9 @@ function lambdaIn(expr: unknown): string | undefined {
   if (expr && typeof expr === 'object') {
     const getAtt = (expr as Record<string, unknown>)['Fn::GetAtt'];
     if (Array.isArray(getAtt) && getAtt[1] === 'Arn' && typeof getAtt[0] === 'string') return getAtt[0];
-    return Object.values(expr).map(lambdaIn).find((x) => x !== undefined);
+    return Object.values(expr)
+      .map(lambdaIn)
+      .find((x) => x !== undefined);
   }
   return undefined;
 }
@@ -118,10 +120,16 @@ export class LocalApiGateway {
   private readonly methods: Method[] = [];
   private readonly authorizers = new Map<string, Authorizer>();
   private readonly responses = new Map<string, GatewayResponse>();
-  private readonly cache = new Map<string, { expires: number; principalId: string; context: Record<string, string>; policy: PolicyDocument }>();
+  private readonly cache = new Map<
+    string,
+    { expires: number; principalId: string; context: Record<string, string>; policy: PolicyDocument }
+  >();
   private readonly bucket: { rate: number; burst: number; tokens: number; at: number } | undefined;
 
-  constructor(template: CfnTemplate, private readonly options: LocalApiGatewayOptions) {
+  constructor(
+    template: CfnTemplate,
+    private readonly options: LocalApiGatewayOptions,
+  ) {
     const resources = template.Resources;
     const pathOf = (ref: unknown): { path: string; id: string } => {
       const r = ref as Record<string, unknown>;
@@ -140,22 +148,40 @@ export class LocalApiGateway {
         const { path, id } = pathOf(m.ResourceId);
         const fn = lambdaIn(m.Integration.Uri);
         if (!fn) throw new Error(`${logicalId}: no Lambda integration`);
-        this.methods.push({ httpMethod: m.HttpMethod, resourcePath: path || '/', resourceId: id, integrationFunction: fn, ...(m.AuthorizerId ? { authorizer: m.AuthorizerId.Ref } : {}) });
+        this.methods.push({
+          httpMethod: m.HttpMethod,
+          resourcePath: path || '/',
+          resourceId: id,
+          integrationFunction: fn,
+          ...(m.AuthorizerId ? { authorizer: m.AuthorizerId.Ref } : {}),
+        });
       } else if (r.Type === 'AWS::ApiGateway::Authorizer') {
         const a = AuthorizerProps.parse(r.Properties);
         const fn = lambdaIn(a.AuthorizerUri);
         const header = /^method\.request\.header\.(.+)$/.exec(a.IdentitySource)?.[1];
         if (!fn || !header) throw new Error(`${logicalId}: unsupported authorizer`);
-        this.authorizers.set(logicalId, { logicalId, functionLogicalId: fn, identityHeader: header, ttlSeconds: a.AuthorizerResultTtlInSeconds ?? 300 });
+        this.authorizers.set(logicalId, {
+          logicalId,
+          functionLogicalId: fn,
+          identityHeader: header,
+          ttlSeconds: a.AuthorizerResultTtlInSeconds ?? 300,
+        });
       } else if (r.Type === 'AWS::ApiGateway::Stage') {
         stage = StageProps.parse(r.Properties);
       } else if (r.Type === 'AWS::ApiGateway::GatewayResponse') {
         const g = GatewayResponseProps.parse(r.Properties);
         const headers = Object.fromEntries(
-          Object.entries(g.ResponseParameters ?? {}).map(([k, v]) => [k.replace(/^gatewayresponse\.header\./, ''), v.replace(/^'|'$/g, '')]),
+          Object.entries(g.ResponseParameters ?? {}).map(([k, v]) => [
+            k.replace(/^gatewayresponse\.header\./, ''),
+            v.replace(/^'|'$/g, ''),
+          ]),
         );
         const body = g.ResponseTemplates?.['application/json'];
-        this.responses.set(g.ResponseType, { ...(g.StatusCode ? { statusCode: Number(g.StatusCode) } : {}), headers, ...(body !== undefined ? { body } : {}) });
+        this.responses.set(g.ResponseType, {
+          ...(g.StatusCode ? { statusCode: Number(g.StatusCode) } : {}),
+          headers,
+          ...(body !== undefined ? { body } : {}),
+        });
       }
     }
     if (!stage) throw new Error('The template has no API Gateway stage');
@@ -163,7 +189,12 @@ export class LocalApiGateway {
     const throttle = stage.MethodSettings?.find((s) => s.ThrottlingRateLimit !== undefined);
     this.bucket =
       throttle?.ThrottlingRateLimit !== undefined
-        ? { rate: throttle.ThrottlingRateLimit, burst: throttle.ThrottlingBurstLimit ?? throttle.ThrottlingRateLimit, tokens: throttle.ThrottlingBurstLimit ?? throttle.ThrottlingRateLimit, at: Date.now() }
+        ? {
+            rate: throttle.ThrottlingRateLimit,
+            burst: throttle.ThrottlingBurstLimit ?? throttle.ThrottlingRateLimit,
+            tokens: throttle.ThrottlingBurstLimit ?? throttle.ThrottlingRateLimit,
+            at: Date.now(),
+          }
         : undefined;
   }
 
@@ -179,7 +210,8 @@ export class LocalApiGateway {
     const match = this.match(req.method.toUpperCase(), url.pathname);
     if (!match) return this.gatewayResponse('MISSING_AUTHENTICATION_TOKEN', requestId);
     if (!this.takeToken()) return this.gatewayResponse('THROTTLED', requestId);
-    if (Buffer.byteLength(req.body ?? '', 'utf8') > MAX_PAYLOAD_BYTES) return this.gatewayResponse('REQUEST_TOO_LARGE', requestId);
+    if (Buffer.byteLength(req.body ?? '', 'utf8') > MAX_PAYLOAD_BYTES)
+      return this.gatewayResponse('REQUEST_TOO_LARGE', requestId);
 
     const methodArn = `arn:aws:execute-api:${this.options.region}:${this.options.accountId}:${this.apiId}/${this.stage}/${match.method.httpMethod}${match.method.resourcePath === '/' ? '/' : url.pathname}`;
     let authorizerContext: Record<string, string> | undefined;
@@ -206,7 +238,9 @@ export class LocalApiGateway {
     const proxy = ProxyResult.safeParse(result.ok ? result.payload : undefined);
     // A function error or a malformed proxy answer is a 502, as API Gateway answers it.
     if (!proxy.success) return this.gatewayResponse('INTEGRATION_FAILURE', requestId);
-    const body = proxy.data.isBase64Encoded ? Buffer.from(proxy.data.body ?? '', 'base64').toString('utf8') : (proxy.data.body ?? '');
+    const body = proxy.data.isBase64Encoded
+      ? Buffer.from(proxy.data.body ?? '', 'base64').toString('utf8')
+      : (proxy.data.body ?? '');
     return {
       statusCode: proxy.data.statusCode,
       headers: { ...(proxy.data.headers ?? {}), 'x-amzn-RequestId': requestId },
@@ -246,7 +280,12 @@ export class LocalApiGateway {
       const parsed = AuthorizerResult.safeParse(out.payload);
       if (!parsed.success) return 'failure' as const;
       const context = Object.fromEntries(Object.entries(parsed.data.context ?? {}).map(([k, v]) => [k, String(v)]));
-      entry = { expires: Date.now() + auth.ttlSeconds * 1000, principalId: parsed.data.principalId, context, policy: parsed.data.policyDocument };
+      entry = {
+        expires: Date.now() + auth.ttlSeconds * 1000,
+        principalId: parsed.data.principalId,
+        context,
+        policy: parsed.data.policyDocument,
+      };
       if (auth.ttlSeconds > 0) this.cache.set(cacheKey, entry);
     }
     return { principalId: entry.principalId, context: entry.context, allowed: allows(entry.policy, methodArn) };
@@ -268,8 +307,12 @@ export class LocalApiGateway {
       httpMethod: match.method.httpMethod,
       headers,
       multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
-      queryStringParameters: query.length ? Object.fromEntries(query.map((k) => [k, url.searchParams.getAll(k).at(-1) ?? ''])) : null,
-      multiValueQueryStringParameters: query.length ? Object.fromEntries(query.map((k) => [k, url.searchParams.getAll(k)])) : null,
+      queryStringParameters: query.length
+        ? Object.fromEntries(query.map((k) => [k, url.searchParams.getAll(k).at(-1) ?? '']))
+        : null,
+      multiValueQueryStringParameters: query.length
+        ? Object.fromEntries(query.map((k) => [k, url.searchParams.getAll(k)]))
+        : null,
       pathParameters: Object.keys(match.params).length ? match.params : null,
       stageVariables: null,
       body: req.body ?? null,
@@ -296,7 +339,12 @@ export class LocalApiGateway {
     const custom = this.responses.get(type);
     return {
       statusCode: custom?.statusCode ?? fallback.status,
-      headers: { 'Content-Type': 'application/json', ...(custom?.headers ?? {}), 'x-amzn-RequestId': requestId, 'x-amzn-ErrorType': errorType(type) },
+      headers: {
+        'Content-Type': 'application/json',
+        ...(custom?.headers ?? {}),
+        'x-amzn-RequestId': requestId,
+        'x-amzn-ErrorType': errorType(type),
+      },
       body: custom?.body ?? JSON.stringify({ message: fallback.message }),
     };
   }
@@ -332,7 +380,12 @@ function allows(policy: PolicyDocument, methodArn: string): boolean {
 }
 
 function wildcard(pattern: string, value: string): boolean {
-  const regex = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const regex = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return regex.test(value);
 }
 
@@ -355,11 +408,13 @@ function headerValue(headers: Record<string, string>, name: string): string | un
 }
 
 function errorType(type: string): string {
-  return type
-    .toLowerCase()
-    .split('_')
-    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
-    .join('') + 'Exception';
+  return (
+    type
+      .toLowerCase()
+      .split('_')
+      .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+      .join('') + 'Exception'
+  );
 }
 
 function identity(sourceIp: string, userAgent: string | null): APIGatewayProxyEvent['requestContext']['identity'] {

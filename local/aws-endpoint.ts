@@ -105,8 +105,13 @@ function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   if (parsed.success) return parsed.data;
   // The wording AWS uses for a request that violates its model.
   const issues = parsed.error.issues;
-  const details = issues.map((i) => `Value at '${i.path.join('.')}' failed to satisfy constraint: ${i.message}`).join('; ');
-  throw new AwsError('ValidationException', `${issues.length} validation error${issues.length === 1 ? '' : 's'} detected: ${details}`);
+  const details = issues
+    .map((i) => `Value at '${i.path.join('.')}' failed to satisfy constraint: ${i.message}`)
+    .join('; ');
+  throw new AwsError(
+    'ValidationException',
+    `${issues.length} validation error${issues.length === 1 ? '' : 's'} detected: ${details}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -128,14 +133,18 @@ function json(value: unknown): string {
 
 function executionName(name: string | undefined): string | undefined {
   if (name === undefined) return undefined;
-  if (name.length < 1 || name.length > 80 || INVALID_NAME_CHARS.test(name)) throw new AwsError('InvalidName', `Invalid Name: '${name}'`);
+  if (name.length < 1 || name.length > 80 || INVALID_NAME_CHARS.test(name))
+    throw new AwsError('InvalidName', `Invalid Name: '${name}'`);
   return name;
 }
 
 function executionInput(input: string | undefined): unknown {
   if (input === undefined) return {};
   if (Buffer.byteLength(input, 'utf8') > MAX_INPUT_BYTES) {
-    throw new AwsError('InvalidExecutionInput', `Invalid State Machine Execution Input: 'input exceeds ${MAX_INPUT_BYTES} bytes'`);
+    throw new AwsError(
+      'InvalidExecutionInput',
+      `Invalid State Machine Execution Input: 'input exceeds ${MAX_INPUT_BYTES} bytes'`,
+    );
   }
   try {
     return JSON.parse(input) as unknown;
@@ -160,7 +169,8 @@ class StepFunctions {
     const m = EXECUTION_ARN.exec(executionArn);
     if (!m) throw new AwsError('InvalidArn', `Invalid Arn: '${executionArn}'`);
     const [, prefix, kind, machineName] = m;
-    if (kind === 'express') throw new AwsError('InvalidArn', `Invalid Arn: 'Resource type not valid in this context: express'`);
+    if (kind === 'express')
+      throw new AwsError('InvalidArn', `Invalid Arn: 'Resource type not valid in this context: express'`);
     const machine = this.machines.get(`${prefix}:stateMachine:${machineName}`);
     const execution = machine?.executions.get(executionArn);
     if (!execution) throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
@@ -190,7 +200,10 @@ class StepFunctions {
       const request = parse(StartSyncExecutionRequest, body);
       const machine = this.machine(request.stateMachineArn);
       if (machine.type !== 'EXPRESS') {
-        throw new AwsError('StateMachineTypeNotSupported', 'This operation is not supported by this type of state machine');
+        throw new AwsError(
+          'StateMachineTypeNotSupported',
+          'This operation is not supported by this type of state machine',
+        );
       }
       const { execution } = this.start(request);
       const record = await execution.done;
@@ -210,7 +223,10 @@ class StepFunctions {
         ...(record.error !== undefined ? { error: record.error } : {}),
         ...(record.cause !== undefined ? { cause: record.cause } : {}),
         // Express billing: 64 MB, duration rounded up to the next 100 ms.
-        billingDetails: { billedMemoryUsedInMB: 64, billedDurationInMilliseconds: Math.max(100, Math.ceil(durationMs / 100) * 100) },
+        billingDetails: {
+          billedMemoryUsedInMB: 64,
+          billedDurationInMilliseconds: Math.max(100, Math.ceil(durationMs / 100) * 100),
+        },
       };
     },
 
@@ -260,7 +276,10 @@ class StepFunctions {
   };
 }
 
-type AwsHistoryEvent = { timestamp: number; type: string; id: number; previousEventId: number } & Record<string, unknown>;
+type AwsHistoryEvent = { timestamp: number; type: string; id: number; previousEventId: number } & Record<
+  string,
+  unknown
+>;
 
 /**
  * The local interpreter's event log in the shape of GetExecutionHistory: execution events and
@@ -277,7 +296,9 @@ function awsHistory(record: ExecutionRecord, includeData: boolean): AwsHistoryEv
   for (const e of record.history) {
     switch (e.type) {
       case 'ExecutionStarted':
-        push(e, 'ExecutionStarted', { executionStartedEventDetails: { ...data('input', e.input), inputDetails: { truncated: false } } });
+        push(e, 'ExecutionStarted', {
+          executionStartedEventDetails: { ...data('input', e.input), inputDetails: { truncated: false } },
+        });
         break;
       case 'ExecutionSucceeded':
         push(e, 'ExecutionSucceeded', {
@@ -299,15 +320,24 @@ function awsHistory(record: ExecutionRecord, includeData: boolean): AwsHistoryEv
         push(e, 'ExecutionTimedOut', { executionTimedOutEventDetails: { error: 'States.Timeout' } });
         break;
       case 'StateEntered':
-        push(e, `${e.state.type}StateEntered`, { stateEnteredEventDetails: { name: e.state.name, ...data('input', e.state.input) } });
+        push(e, `${e.state.type}StateEntered`, {
+          stateEnteredEventDetails: { name: e.state.name, ...data('input', e.state.input) },
+        });
         break;
       case 'StateExited':
-        push(e, `${e.state.type}StateExited`, { stateExitedEventDetails: { name: e.state.name, ...data('output', e.state.output) } });
+        push(e, `${e.state.type}StateExited`, {
+          stateExitedEventDetails: { name: e.state.name, ...data('output', e.state.output) },
+        });
         break;
       case 'StateFailed':
         if (e.state.type === 'Task') {
           push(e, 'TaskFailed', {
-            taskFailedEventDetails: { resourceType: 'lambda', resource: 'invoke', error: e.Error, cause: causeText(e.Cause) },
+            taskFailedEventDetails: {
+              resourceType: 'lambda',
+              resource: 'invoke',
+              error: e.Error,
+              cause: causeText(e.Cause),
+            },
           });
         }
         break;
@@ -352,7 +382,10 @@ class SecretsManager {
   /** ARN suffix and version id derived from the name, so both are stable across runs. */
   private describe(name: string): StoredSecret {
     const hash = createHash('sha256').update(name).digest('hex');
-    const suffix = Buffer.from(hash, 'hex').toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 6);
+    const suffix = Buffer.from(hash, 'hex')
+      .toString('base64')
+      .replace(/[^A-Za-z0-9]/g, '')
+      .slice(0, 6);
     const partialArn = `arn:aws:secretsmanager:${this.region}:${this.account}:secret:${name}`;
     const v = hash.slice(0, 32);
     const versionId = `${v.slice(0, 8)}-${v.slice(8, 12)}-${v.slice(12, 16)}-${v.slice(16, 20)}-${v.slice(20, 32)}`;
@@ -371,7 +404,8 @@ class SecretsManager {
   readonly operations: Record<string, (body: unknown) => Promise<unknown>> = {
     GetSecretValue: async (body) => {
       const request = parse(GetSecretValueRequest, body);
-      const notFound = (what: string) => new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified ${what}`);
+      const notFound = (what: string) =>
+        new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified ${what}`);
       const secret = this.find(request.SecretId);
       const value = secret && this.secrets.get(secret.name);
       if (!secret || value === undefined) throw notFound('secret.');
@@ -424,21 +458,29 @@ class EventBridge {
   private bus(nameOrArn: string | undefined): LocalEventBus | undefined {
     const name = nameOrArn ?? 'default';
     const marker = ':event-bus/';
-    return this.buses.get(name.startsWith('arn:') && name.includes(marker) ? name.slice(name.indexOf(marker) + marker.length) : name);
+    return this.buses.get(
+      name.startsWith('arn:') && name.includes(marker) ? name.slice(name.indexOf(marker) + marker.length) : name,
+    );
   }
 
   private entry(e: z.infer<typeof PutEventsRequest>['Entries'][number]): PutEventsResultEntry {
     const missing = (['Source', 'DetailType', 'Detail'] as const).filter((k) => e[k] === undefined || e[k] === '');
-    if (missing.length > 0) return { ErrorCode: 'InvalidArgument', ErrorMessage: `Parameter(s) ${missing.join(', ')} not specified.` };
+    if (missing.length > 0)
+      return { ErrorCode: 'InvalidArgument', ErrorMessage: `Parameter(s) ${missing.join(', ')} not specified.` };
     let detail: unknown;
     try {
       detail = JSON.parse(e.Detail as string);
     } catch {
       detail = undefined;
     }
-    if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+    if (typeof detail !== 'object' || detail === null || Array.isArray(detail))
+      return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
     const bus = this.bus(e.EventBusName);
-    if (!bus) return { ErrorCode: 'ResourceNotFoundException', ErrorMessage: `Event bus ${e.EventBusName ?? 'default'} does not exist.` };
+    if (!bus)
+      return {
+        ErrorCode: 'ResourceNotFoundException',
+        ErrorMessage: `Event bus ${e.EventBusName ?? 'default'} does not exist.`,
+      };
     const eventId = bus.put({
       source: e.Source as string,
       detailType: e.DetailType as string,
@@ -462,7 +504,8 @@ class EventBridge {
           (e.Time !== undefined ? 14 : 0),
         0,
       );
-      if (size > MAX_PUT_EVENTS_BYTES) throw new AwsError('ValidationException', 'Total size of the entries in the request is over the limit.');
+      if (size > MAX_PUT_EVENTS_BYTES)
+        throw new AwsError('ValidationException', 'Total size of the entries in the request is over the limit.');
       const entries = request.Entries.map((e) => this.entry(e));
       return { FailedEntryCount: entries.filter((r) => 'ErrorCode' in r).length, Entries: entries };
     },
@@ -479,12 +522,19 @@ interface Service {
 
 export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): Promise<LocalAwsEndpoint> {
   const services: Record<string, Service> = {
-    AWSStepFunctions: { contentType: 'application/x-amz-json-1.0', operations: new StepFunctions(options.stateMachines).operations },
+    AWSStepFunctions: {
+      contentType: 'application/x-amz-json-1.0',
+      operations: new StepFunctions(options.stateMachines).operations,
+    },
     secretsmanager: {
       contentType: 'application/x-amz-json-1.1',
-      operations: new SecretsManager(options.secrets, options.region ?? 'us-east-1', options.account ?? '000000000000').operations,
+      operations: new SecretsManager(options.secrets, options.region ?? 'us-east-1', options.account ?? '000000000000')
+        .operations,
     },
-    AWSEvents: { contentType: 'application/x-amz-json-1.1', operations: new EventBridge(options.eventBuses ?? new Map()).operations },
+    AWSEvents: {
+      contentType: 'application/x-amz-json-1.1',
+      operations: new EventBridge(options.eventBuses ?? new Map()).operations,
+    },
   };
 
   async function answer(req: IncomingMessage): Promise<{ contentType: string; status: number; body: unknown }> {
@@ -493,7 +543,8 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
     const service = services[target.slice(0, dot)];
     const requestType = headerOf(req, 'content-type') ?? '';
     const contentType =
-      service?.contentType ?? (/^application\/x-amz-json-1\.[01]$/.test(requestType) ? requestType : 'application/x-amz-json-1.1');
+      service?.contentType ??
+      (/^application\/x-amz-json-1\.[01]$/.test(requestType) ? requestType : 'application/x-amz-json-1.1');
     try {
       // Read the body first whatever the request, so the connection stays usable for the next one.
       const text = await readBody(req);
@@ -507,10 +558,15 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
       }
       return { contentType, status: 200, body: await operation(body) };
     } catch (err) {
-      if (err instanceof AwsError) return { contentType, status: err.status, body: { __type: err.code, message: err.message } };
+      if (err instanceof AwsError)
+        return { contentType, status: err.status, body: { __type: err.code, message: err.message } };
       console.error('local AWS endpoint: unexpected error', err);
       const code = service === services['secretsmanager'] ? 'InternalServiceError' : 'InternalFailure';
-      return { contentType, status: 500, body: { __type: code, message: err instanceof Error ? err.message : String(err) } };
+      return {
+        contentType,
+        status: 500,
+        body: { __type: code, message: err instanceof Error ? err.message : String(err) },
+      };
     }
   }
 
@@ -518,7 +574,8 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
     const { contentType, status, body } = await answer(req);
     if (res.destroyed || res.writableEnded) return;
     const headers: Record<string, string> = { 'Content-Type': contentType, 'x-amzn-RequestId': randomUUID() };
-    if (status >= 400 && body && typeof body === 'object' && '__type' in body) headers['x-amzn-ErrorType'] = String(body.__type);
+    if (status >= 400 && body && typeof body === 'object' && '__type' in body)
+      headers['x-amzn-ErrorType'] = String(body.__type);
     res.writeHead(status, headers).end(JSON.stringify(body));
   }
 

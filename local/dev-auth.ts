@@ -38,14 +38,16 @@ export interface MintDevTokenOptions {
 /** Mint an HS256 token the local authorizer accepts: `sub`, `iss`, `aud`, `iat`, `exp`, and `role: admin` when admin. */
 export async function mintDevToken(options: MintDevTokenOptions): Promise<string> {
   const userId = Id.safeParse(options.userId);
-  if (!userId.success) throw new Error(`userId must be 1-128 letters, digits and . _ : @ - (got ${JSON.stringify(options.userId)})`);
+  if (!userId.success)
+    throw new Error(`userId must be 1-128 letters, digits and . _ : @ - (got ${JSON.stringify(options.userId)})`);
   const ttl = options.ttlSeconds ?? DEFAULT_TTL_SECONDS;
   if (!Number.isInteger(ttl) || ttl <= 0 || ttl > MAX_TTL_SECONDS) {
     throw new Error(`ttlSeconds must be a whole number of seconds between 1 and ${MAX_TTL_SECONDS}`);
   }
   const secret = options.secret ?? DEV_JWT_SECRET;
   const key = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
-  if (key.byteLength < MIN_HS256_SECRET_BYTES) throw new Error(`the secret must be at least ${MIN_HS256_SECRET_BYTES} bytes`);
+  if (key.byteLength < MIN_HS256_SECRET_BYTES)
+    throw new Error(`the secret must be at least ${MIN_HS256_SECRET_BYTES} bytes`);
 
   const iat = Math.floor((options.now ?? new Date()).getTime() / 1000);
   return new SignJWT(options.admin ? { [DEV_ADMIN_CLAIM]: DEV_ADMIN_VALUE } : {})

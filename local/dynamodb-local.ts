@@ -80,7 +80,8 @@ export async function startDynamoDbLocal(options: { port?: number; dbPath?: stri
         await client.send(new ListTablesCommand({ Limit: 1 }));
         break;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`DynamoDB Local did not start within 30 s:\n${output}`, { cause: err });
+        if (Date.now() > deadline)
+          throw new Error(`DynamoDB Local did not start within 30 s:\n${output}`, { cause: err });
         await new Promise((r) => setTimeout(r, 100));
       }
     }

@@ -22,7 +22,8 @@ export function validatePattern(pattern: unknown, path = ''): EventPattern {
   for (const [key, value] of Object.entries(pattern)) {
     const at = `${path}.${key}`;
     if (key === '$or') {
-      if (!Array.isArray(value) || value.length < 2) throw new UnsupportedEventPattern(`${at} needs at least two patterns`);
+      if (!Array.isArray(value) || value.length < 2)
+        throw new UnsupportedEventPattern(`${at} needs at least two patterns`);
       value.forEach((p, i) => validatePattern(p, `${at}[${i}]`));
     } else if (Array.isArray(value)) {
       value.forEach((m, i) => validateMatcher(m, `${at}[${i}]`));
@@ -88,9 +89,19 @@ function matchValue(m: Json, v: unknown): boolean {
   const [op, arg] = Object.entries(m)[0] as [string, Json];
   switch (op) {
     case 'prefix':
-      return typeof v === 'string' && (isObject(arg) ? v.toLowerCase().startsWith(String(arg['equals-ignore-case']).toLowerCase()) : v.startsWith(String(arg)));
+      return (
+        typeof v === 'string' &&
+        (isObject(arg)
+          ? v.toLowerCase().startsWith(String(arg['equals-ignore-case']).toLowerCase())
+          : v.startsWith(String(arg)))
+      );
     case 'suffix':
-      return typeof v === 'string' && (isObject(arg) ? v.toLowerCase().endsWith(String(arg['equals-ignore-case']).toLowerCase()) : v.endsWith(String(arg)));
+      return (
+        typeof v === 'string' &&
+        (isObject(arg)
+          ? v.toLowerCase().endsWith(String(arg['equals-ignore-case']).toLowerCase())
+          : v.endsWith(String(arg)))
+      );
     case 'equals-ignore-case':
       return typeof v === 'string' && v.toLowerCase() === String(arg).toLowerCase();
     case 'anything-but': {
@@ -107,7 +118,18 @@ function matchValue(m: Json, v: unknown): boolean {
       const ops = arg as (string | number)[];
       for (let i = 0; i < ops.length; i += 2) {
         const [cmp, n] = [ops[i], Number(ops[i + 1])];
-        const ok = cmp === '<' ? v < n : cmp === '<=' ? v <= n : cmp === '>' ? v > n : cmp === '>=' ? v >= n : cmp === '=' ? v === n : false;
+        const ok =
+          cmp === '<'
+            ? v < n
+            : cmp === '<='
+              ? v <= n
+              : cmp === '>'
+                ? v > n
+                : cmp === '>='
+                  ? v >= n
+                  : cmp === '='
+                    ? v === n
+                    : false;
         if (!ok) return false;
       }
       return true;

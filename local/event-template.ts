@@ -105,7 +105,12 @@ const Rule = z.object({
       z.object({
         Id: z.string(),
         Arn: ArnOf,
-        RetryPolicy: z.object({ MaximumRetryAttempts: z.number().int().optional(), MaximumEventAgeInSeconds: z.number().int().optional() }).optional(),
+        RetryPolicy: z
+          .object({
+            MaximumRetryAttempts: z.number().int().optional(),
+            MaximumEventAgeInSeconds: z.number().int().optional(),
+          })
+          .optional(),
         DeadLetterConfig: z.object({ Arn: ArnOf }).optional(),
       }),
     )
@@ -134,7 +139,14 @@ export function eventsOf(template: CfnTemplate): EventsTemplate {
     return {
       logicalId,
       visibilityTimeoutSeconds: p.VisibilityTimeout ?? 30,
-      ...(p.RedrivePolicy ? { redrive: { deadLetterLogicalId: p.RedrivePolicy.deadLetterTargetArn, maxReceiveCount: p.RedrivePolicy.maxReceiveCount } } : {}),
+      ...(p.RedrivePolicy
+        ? {
+            redrive: {
+              deadLetterLogicalId: p.RedrivePolicy.deadLetterTargetArn,
+              maxReceiveCount: p.RedrivePolicy.maxReceiveCount,
+            },
+          }
+        : {}),
     };
   });
 
@@ -168,7 +180,9 @@ export function eventsOf(template: CfnTemplate): EventsTemplate {
         filters: p.FilterCriteria,
       });
     } else {
-      throw new Error(`${logicalId}: event source ${sourceId} (${typeOf(sourceId) ?? 'unknown'}) is not supported locally`);
+      throw new Error(
+        `${logicalId}: event source ${sourceId} (${typeOf(sourceId) ?? 'unknown'}) is not supported locally`,
+      );
     }
   }
 

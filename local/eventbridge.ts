@@ -84,7 +84,15 @@ export class LocalEventBus {
       resources: entry.resources ?? [],
       detail: entry.detail,
     };
-    this.events.push({ id, bus: this.name, source: entry.source, detailType: entry.detailType, detail: entry.detail, time, resources: envelope.resources });
+    this.events.push({
+      id,
+      bus: this.name,
+      source: entry.source,
+      detailType: entry.detailType,
+      detail: entry.detail,
+      time,
+      resources: envelope.resources,
+    });
     if (this.stopped) return id;
     const acceptedAt = Date.now();
     for (const rule of this.rules) {
@@ -109,7 +117,13 @@ export class LocalEventBus {
     this.timers.clear();
   }
 
-  private deliver(envelope: { id: string }, rule: RuleSpec & { arn: string }, target: TargetSpec, acceptedAt: number, retries: number): void {
+  private deliver(
+    envelope: { id: string },
+    rule: RuleSpec & { arn: string },
+    target: TargetSpec,
+    acceptedAt: number,
+    retries: number,
+  ): void {
     if (this.stopped) return;
     const failure = this.handOver(envelope, target);
     if (!failure) return;
@@ -121,7 +135,10 @@ export class LocalEventBus {
       return;
     }
     const condition = retries >= target.maximumRetryAttempts ? 'MaximumRetryAttempts' : 'MaximumEventAgeInSeconds';
-    this.options.log?.(`EventBridge: event ${envelope.id} not delivered to ${target.logicalId} (${condition})`, failure);
+    this.options.log?.(
+      `EventBridge: event ${envelope.id} not delivered to ${target.logicalId} (${condition})`,
+      failure,
+    );
     const dlq = target.deadLetterLogicalId ? this.options.queues.byId(target.deadLetterLogicalId) : undefined;
     const attr = (v: string) => ({ DataType: 'String' as const, StringValue: v });
     dlq?.send(JSON.stringify(envelope), {
@@ -143,7 +160,11 @@ export class LocalEventBus {
       return undefined;
     }
     const queue = this.options.queues.byId(target.logicalId);
-    if (!queue) return { code: 'AWS.SimpleQueueService.NonExistentQueue', message: `The specified queue does not exist: ${target.logicalId}` };
+    if (!queue)
+      return {
+        code: 'AWS.SimpleQueueService.NonExistentQueue',
+        message: `The specified queue does not exist: ${target.logicalId}`,
+      };
     queue.send(JSON.stringify(envelope));
     return undefined;
   }

@@ -123,7 +123,10 @@ export function startLocalEvents(ctx: LocalEventsContext, options: LocalEventsOp
       .map((r) => {
         // A missing target fails only its deliveries (retried, then dead-lettered), as in AWS.
         for (const t of r.targets) if (t.deadLetterLogicalId) queue(t.deadLetterLogicalId, `rule ${r.logicalId}`);
-        return { ...r, arn: `arn:aws:events:${ctx.region}:${ctx.account}:rule/${ctx.nameOf(busId)}/${ctx.nameOf(r.logicalId)}` };
+        return {
+          ...r,
+          arn: `arn:aws:events:${ctx.region}:${ctx.account}:rule/${ctx.nameOf(busId)}/${ctx.nameOf(r.logicalId)}`,
+        };
       });
     return new LocalEventBus(ctx.nameOf(busId), rules, {
       region: ctx.region,
@@ -176,7 +179,10 @@ export function startLocalEvents(ctx: LocalEventsContext, options: LocalEventsOp
   return {
     queues,
     published: () => buses.flatMap((b) => b.published()),
-    stats: () => ({ streams: pollers.map((p) => ({ ...p.stats })), queues: Object.fromEntries(sources.map((s) => [s.queue.logicalId, { ...s.stats }])) }),
+    stats: () => ({
+      streams: pollers.map((p) => ({ ...p.stats })),
+      queues: Object.fromEntries(sources.map((s) => [s.queue.logicalId, { ...s.stats }])),
+    }),
     async drain(timeoutMs = options.drainTimeoutMs ?? 30_000) {
       const deadline = Date.now() + timeoutMs;
       try {
@@ -191,7 +197,9 @@ export function startLocalEvents(ctx: LocalEventsContext, options: LocalEventsOp
         }
       } catch (err) {
         if (err instanceof DrainTimeout || stopped) throw err;
-        throw new DrainTimeout(`not drained after ${timeoutMs} ms: ${busy()} (${err instanceof Error ? err.message : String(err)})`);
+        throw new DrainTimeout(
+          `not drained after ${timeoutMs} ms: ${busy()} (${err instanceof Error ? err.message : String(err)})`,
+        );
       }
     },
     async stop() {

@@ -54,7 +54,13 @@ export class LocalAsyncInvoker {
     this.timers.clear();
   }
 
-  private async attempt(lambda: LocalLambda, payload: unknown, requestId: string, acceptedAt: number, attempt: number): Promise<void> {
+  private async attempt(
+    lambda: LocalLambda,
+    payload: unknown,
+    requestId: string,
+    acceptedAt: number,
+    attempt: number,
+  ): Promise<void> {
     if (this.stopped) return;
     const config = this.configs.get(lambda.spec.logicalId);
     const maxRetries = config?.maximumRetryAttempts ?? 2;
@@ -69,13 +75,25 @@ export class LocalAsyncInvoker {
         return;
       }
       const condition = attempt <= maxRetries ? 'EventAgeExceeded' : 'RetriesExhausted';
-      this.failures.push({ functionLogicalId: lambda.spec.logicalId, payload, errorType: result.error.errorType, attempts: attempt });
-      this.options.log?.(`async invocation of ${lambda.spec.logicalId} failed for good (${condition})`, { errorType: result.error.errorType });
+      this.failures.push({
+        functionLogicalId: lambda.spec.logicalId,
+        payload,
+        errorType: result.error.errorType,
+        attempts: attempt,
+      });
+      this.options.log?.(`async invocation of ${lambda.spec.logicalId} failed for good (${condition})`, {
+        errorType: result.error.errorType,
+      });
       config?.onFailure?.send(
         JSON.stringify({
           version: '1.0',
           timestamp: new Date().toISOString(),
-          requestContext: { requestId, functionArn: `${lambda.arn}:$LATEST`, condition, approximateInvokeCount: attempt },
+          requestContext: {
+            requestId,
+            functionArn: `${lambda.arn}:$LATEST`,
+            condition,
+            approximateInvokeCount: attempt,
+          },
           requestPayload: payload,
           responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
           responsePayload: result.error,

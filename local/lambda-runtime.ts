@@ -74,7 +74,10 @@ export class LocalLambda {
       const result = await Promise.race([run, timedOut]);
       if (result === 'timeout') {
         const straggler: Promise<Invocation> = run
-          .then((p): Invocation => ({ ok: true, payload: p }), (err: unknown): Invocation => ({ ok: false, error: toLambdaError(err) }))
+          .then(
+            (p): Invocation => ({ ok: true, payload: p }),
+            (err: unknown): Invocation => ({ ok: false, error: toLambdaError(err) }),
+          )
           .then((outcome) => {
             this.lateOutcomes.push(outcome);
             this.stragglers.delete(straggler);

@@ -56,7 +56,9 @@ class Answer {
   ) {}
 }
 
-export async function startPaymentProviderServer(options: PaymentProviderServerOptions): Promise<PaymentProviderServer> {
+export async function startPaymentProviderServer(
+  options: PaymentProviderServerOptions,
+): Promise<PaymentProviderServer> {
   const { provider } = options;
   const holdMs = options.holdMs ?? 30_000;
   const requests: RecordedRequest[] = [];
@@ -105,9 +107,19 @@ export async function startPaymentProviderServer(options: PaymentProviderServerO
       const chargeKey = chargeKeyOf(input.data.charge);
       const charge = chargeKey === undefined ? undefined : await provider.getCharge(chargeKey);
       if (!chargeKey || !charge) return new Answer(404, { error: 'no_such_charge' });
-      const result = await provider.refund({ idempotencyKey: key, chargeIdempotencyKey: chargeKey, orderId: charge.orderId });
-      if (result.outcome === 'NO_CHARGE') return new Answer(400, { error: 'charge_not_refundable', status: view(charge).status });
-      return new Answer(200, { id: result.refundId, charge: result.chargeId, amount: result.amount, status: 'succeeded' });
+      const result = await provider.refund({
+        idempotencyKey: key,
+        chargeIdempotencyKey: chargeKey,
+        orderId: charge.orderId,
+      });
+      if (result.outcome === 'NO_CHARGE')
+        return new Answer(400, { error: 'charge_not_refundable', status: view(charge).status });
+      return new Answer(200, {
+        id: result.refundId,
+        charge: result.chargeId,
+        amount: result.amount,
+        status: 'succeeded',
+      });
     }
     return new Answer(404, { error: 'no_such_route' });
   }

@@ -51,7 +51,8 @@ export function useLocalAws(dynamoEndpoint: string): void {
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 }
 
-export type FunctionId = (typeof SAGA_FUNCTIONS)[number]['id'] | EdgeFunction['id'] | typeof RECONCILER_FUNCTION.id | EventFunction['id'];
+export type FunctionId =
+  (typeof SAGA_FUNCTIONS)[number]['id'] | EdgeFunction['id'] | typeof RECONCILER_FUNCTION.id | EventFunction['id'];
 
 export interface LocalSagaOptions {
   dynamoEndpoint: string;
@@ -94,7 +95,12 @@ export interface LocalSaga {
  * its own state machine (named with the stack's prefix) and secrets.
  */
 let shared:
-  | Promise<{ endpoint: LocalAwsEndpoint; machines: LocalStateMachineRegistry; secrets: Map<string, string>; buses: Map<string, LocalEventBus> }>
+  | Promise<{
+      endpoint: LocalAwsEndpoint;
+      machines: LocalStateMachineRegistry;
+      secrets: Map<string, string>;
+      buses: Map<string, LocalEventBus>;
+    }>
   | undefined;
 
 function sharedEndpoint() {
@@ -102,7 +108,13 @@ function sharedEndpoint() {
     const machines: LocalStateMachineRegistry = new Map();
     const secrets = new Map<string, string>();
     const buses = new Map<string, LocalEventBus>();
-    const endpoint = await startLocalAwsEndpoint({ stateMachines: machines, secrets, eventBuses: buses, region: LOCAL_REGION, account: LOCAL_ACCOUNT });
+    const endpoint = await startLocalAwsEndpoint({
+      stateMachines: machines,
+      secrets,
+      eventBuses: buses,
+      region: LOCAL_REGION,
+      account: LOCAL_ACCOUNT,
+    });
     process.env['AWS_ENDPOINT_URL_SFN'] = endpoint.url;
     process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'] = endpoint.url;
     process.env['AWS_ENDPOINT_URL_EVENTBRIDGE'] = endpoint.url;
@@ -167,7 +179,12 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
   const lambdas = new Map<FunctionId, LocalLambda>();
   const byArn = new Map<string, LocalLambda>();
   const byLogicalId = new Map<string, LocalLambda>();
-  const catalog: { id: FunctionId; dir: string }[] = [...SAGA_FUNCTIONS, ...EDGE_FUNCTIONS, RECONCILER_FUNCTION, ...EVENT_FUNCTIONS];
+  const catalog: { id: FunctionId; dir: string }[] = [
+    ...SAGA_FUNCTIONS,
+    ...EDGE_FUNCTIONS,
+    RECONCILER_FUNCTION,
+    ...EVENT_FUNCTIONS,
+  ];
   for (const spec of functionsOf(template, resolveRef)) {
     const entry = catalog.find((f) => `lambdas/${f.dir}` === spec.source);
     if (!entry) continue;
@@ -180,7 +197,9 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
     byLogicalId.set(spec.logicalId, lambda);
   }
 
-  const substitutions = Object.fromEntries(Object.entries(machine.substitutions).map(([k, logicalId]) => [k, arnOf(logicalId)]));
+  const substitutions = Object.fromEntries(
+    Object.entries(machine.substitutions).map(([k, logicalId]) => [k, arnOf(logicalId)]),
+  );
   const stateMachine = new LocalStateMachine(resolvedDefinition(substitutions) as StateMachineDefinition, byArn, {
     stateMachineArn,
     type: machine.type,
@@ -198,7 +217,15 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
     options.events === false
       ? DISABLED_EVENTS
       : startLocalEvents(
-          { template, region: LOCAL_REGION, account: LOCAL_ACCOUNT, nameOf: tableName, lambdas: byLogicalId, buses: aws.buses, endpointUrl: aws.endpoint.url },
+          {
+            template,
+            region: LOCAL_REGION,
+            account: LOCAL_ACCOUNT,
+            nameOf: tableName,
+            lambdas: byLogicalId,
+            buses: aws.buses,
+            endpointUrl: aws.endpoint.url,
+          },
           options.events ?? {},
         );
   const ddb = documentClient();

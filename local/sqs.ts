@@ -91,7 +91,7 @@ export class LocalQueue {
   receive(max: number, visibilityTimeoutMs: number = this.visibilityTimeoutMs): ReceivedMessage[] {
     const now = Date.now();
     const out: ReceivedMessage[] = [];
-    for (let i = 0; i < this.stored.length && out.length < max; ) {
+    for (let i = 0; i < this.stored.length && out.length < max;) {
       const m = this.stored[i] as StoredMessage;
       if (m.visibleAt > now) {
         i++;
@@ -173,12 +173,22 @@ export class LocalQueues {
   ) {
     for (const s of specs) {
       const name = naming.nameOf(s.logicalId);
-      this.byLogicalId.set(s.logicalId, new LocalQueue(s.logicalId, name, naming.arnOf(name), naming.urlOf(name), s.visibilityTimeoutSeconds * msPerSecond));
+      this.byLogicalId.set(
+        s.logicalId,
+        new LocalQueue(
+          s.logicalId,
+          name,
+          naming.arnOf(name),
+          naming.urlOf(name),
+          s.visibilityTimeoutSeconds * msPerSecond,
+        ),
+      );
     }
     for (const s of specs) {
       if (!s.redrive) continue;
       const target = this.byLogicalId.get(s.redrive.deadLetterLogicalId);
-      if (!target) throw new Error(`${s.logicalId}: dead-letter queue ${s.redrive.deadLetterLogicalId} is not in the template`);
+      if (!target)
+        throw new Error(`${s.logicalId}: dead-letter queue ${s.redrive.deadLetterLogicalId} is not in the template`);
       this.byLogicalId.get(s.logicalId)?.redriveTo(target, s.redrive.maxReceiveCount);
     }
   }
@@ -196,9 +206,15 @@ export class LocalQueues {
    * construct path plus CDK's 8-character hash, e.g. `EventsPublisherDlq160AA302`.
    */
   get(name: string): LocalQueue {
-    const found = this.all().filter((q) => q.logicalId === name || new RegExp(`^[A-Za-z0-9]*${name}[0-9A-F]{8}$`).test(q.logicalId));
+    const found = this.all().filter(
+      (q) => q.logicalId === name || new RegExp(`^[A-Za-z0-9]*${name}[0-9A-F]{8}$`).test(q.logicalId),
+    );
     if (found.length !== 1 || !found[0]) {
-      throw new Error(`${found.length === 0 ? 'No' : 'More than one'} queue named ${name} (queues: ${this.all().map((q) => q.logicalId).join(', ')})`);
+      throw new Error(
+        `${found.length === 0 ? 'No' : 'More than one'} queue named ${name} (queues: ${this.all()
+          .map((q) => q.logicalId)
+          .join(', ')})`,
+      );
     }
     return found[0];
   }
@@ -216,7 +232,9 @@ export class LocalQueues {
 // ---------------------------------------------------------------------------------------------
 // Event source mapping: queue -> function
 
-const BatchResponse = z.object({ batchItemFailures: z.array(z.object({ itemIdentifier: z.unknown() }).loose()).nullish() }).loose();
+const BatchResponse = z
+  .object({ batchItemFailures: z.array(z.object({ itemIdentifier: z.unknown() }).loose()).nullish() })
+  .loose();
 
 export interface SqsEventSourceStats {
   invocations: number;
@@ -336,7 +354,10 @@ export class LocalSqsEventSource {
         ApproximateFirstReceiveTimestamp: String(m.firstReceiveTimestamp),
       },
       messageAttributes: Object.fromEntries(
-        Object.entries(m.attributes).map(([k, a]) => [k, { stringValue: a.StringValue, stringListValues: [], binaryListValues: [], dataType: a.DataType }]),
+        Object.entries(m.attributes).map(([k, a]) => [
+          k,
+          { stringValue: a.StringValue, stringListValues: [], binaryListValues: [], dataType: a.DataType },
+        ]),
       ),
       md5OfBody: m.md5OfBody,
       eventSource: 'aws:sqs',

@@ -18,7 +18,11 @@ async function main(): Promise<void> {
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
   const { values } = parseArgs({ options: { persist: { type: 'boolean', default: false } }, strict: true });
   const env = Env.parse(process.env);
-  const system = await startLocalSystem({ port: env.PORT, persist: values.persist, stackProps: { workflowType: env.WORKFLOW_TYPE } });
+  const system = await startLocalSystem({
+    port: env.PORT,
+    persist: values.persist,
+    stackProps: { workflowType: env.WORKFLOW_TYPE },
+  });
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -38,7 +42,9 @@ async function main(): Promise<void> {
 
   const token = await mintDevToken({ userId: 'alice', ttlSeconds: 24 * 60 * 60 });
   const curl = `curl -s -X POST ${system.url}/orders -H "Authorization: Bearer ${token}" -H "Content-Type: application/json" -H "Idempotency-Key: demo-0001" -d '{"itemId":"sword","quantity":1,"couponId":"WELCOME"}'`;
-  console.log(`Purchase saga ready at ${system.url} (${env.WORKFLOW_TYPE}${values.persist ? ', data kept in .local/' : ''}) | token for alice: ${token} | try: ${curl}`);
+  console.log(
+    `Purchase saga ready at ${system.url} (${env.WORKFLOW_TYPE}${values.persist ? ', data kept in .local/' : ''}) | token for alice: ${token} | try: ${curl}`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -83,7 +83,8 @@ export class LocalStateMachine {
     this.taskStates = Object.entries(definition.States)
       .filter(([, s]) => s.Type === 'Task')
       .map(([name, s]) => {
-        if (!('Resource' in s) || s.Resource !== LAMBDA_INVOKE) throw new Error(`Task ${name}: only ${LAMBDA_INVOKE} runs locally`);
+        if (!('Resource' in s) || s.Resource !== LAMBDA_INVOKE)
+          throw new Error(`Task ${name}: only ${LAMBDA_INVOKE} runs locally`);
         return name;
       });
   }
@@ -113,7 +114,9 @@ export class LocalStateMachine {
     const retryIntervalOverrides =
       this.options.retryIntervalMs === undefined
         ? undefined
-        : Object.fromEntries(Object.keys(this.definition.States).map((s) => [s, this.options.retryIntervalMs as number]));
+        : Object.fromEntries(
+            Object.keys(this.definition.States).map((s) => [s, this.options.retryIntervalMs as number]),
+          );
     const startDate = new Date();
     const run = this.machine.run(JSON.parse(inputJson), {
       overrides: { taskResourceLocalHandlers: handlers, ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}) },
@@ -162,7 +165,8 @@ export class LocalStateMachine {
   private async invokeLambda(parameters: unknown): Promise<TaskResult> {
     const { FunctionName, Payload } = (parameters ?? {}) as { FunctionName?: unknown; Payload?: unknown };
     const lambda = typeof FunctionName === 'string' ? this.lambdas.get(FunctionName) : undefined;
-    if (!lambda) throw new LambdaTaskError('Lambda.ResourceNotFoundException', `Function not found: ${String(FunctionName)}`);
+    if (!lambda)
+      throw new LambdaTaskError('Lambda.ResourceNotFoundException', `Function not found: ${String(FunctionName)}`);
     const invocation = await lambda.invoke(Payload);
     if (!invocation.ok) throw new LambdaTaskError(invocation.error.errorType, JSON.stringify(invocation.error));
     return {

@@ -67,7 +67,9 @@ interface Batch {
 }
 
 /** Lambda's stream batch response, as far as the mapping reads it. */
-const BatchResponse = z.object({ batchItemFailures: z.array(z.object({ itemIdentifier: z.unknown() }).loose()).nullish() }).loose();
+const BatchResponse = z
+  .object({ batchItemFailures: z.array(z.object({ itemIdentifier: z.unknown() }).loose()).nullish() })
+  .loose();
 
 export interface StreamPollerStats {
   invocations: number;
@@ -89,7 +91,13 @@ export class LocalStreamPoller {
   /** Index of the cycle running or last run; waiters want one that started after they asked. */
   private cycleIndex = 0;
   private waiters: { minIndex: number; resolve: (records: number) => void }[] = [];
-  readonly stats: StreamPollerStats = { invocations: 0, functionErrors: 0, partialFailures: 0, discardedBatches: 0, recordsRead: 0 };
+  readonly stats: StreamPollerStats = {
+    invocations: 0,
+    functionErrors: 0,
+    partialFailures: 0,
+    discardedBatches: 0,
+    recordsRead: 0,
+  };
 
   constructor(private readonly options: StreamPollerOptions) {
     // DynamoDB Local serves the Streams API on its own endpoint.
@@ -143,7 +151,10 @@ export class LocalStreamPoller {
         read = await this.cycle();
       } catch (err) {
         if (this.stopped) break;
-        this.options.log?.('stream poller: poll failed', { table: this.options.tableName, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+        this.options.log?.('stream poller: poll failed', {
+          table: this.options.tableName,
+          error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+        });
         read = -1;
       }
       const ready = this.waiters.filter((w) => w.minIndex <= index);
@@ -180,7 +191,13 @@ export class LocalStreamPoller {
       const shards: Shard[] = out.StreamDescription?.Shards ?? [];
       for (const s of shards) {
         if (!s.ShardId || this.shards.has(s.ShardId)) continue;
-        this.shards.set(s.ShardId, { id: s.ShardId, parentId: s.ParentShardId, iterator: undefined, checkpoint: undefined, finished: false });
+        this.shards.set(s.ShardId, {
+          id: s.ShardId,
+          parentId: s.ParentShardId,
+          iterator: undefined,
+          checkpoint: undefined,
+          finished: false,
+        });
       }
       ExclusiveStartShardId = out.StreamDescription?.LastEvaluatedShardId;
     } while (ExclusiveStartShardId);
@@ -191,7 +208,9 @@ export class LocalStreamPoller {
       const position = shard.checkpoint
         ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER' as const, SequenceNumber: shard.checkpoint }
         : { ShardIteratorType: this.options.mapping.startingPosition };
-      const out = await this.streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.id, ...position }));
+      const out = await this.streams.send(
+        new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.id, ...position }),
+      );
       shard.iterator = out.ShardIterator;
       if (!shard.iterator) {
         shard.finished = true;
@@ -230,7 +249,9 @@ export class LocalStreamPoller {
   private async process(streamArn: string, shard: ShardState, raw: StreamApiRecord[]): Promise<void> {
     const { mapping } = this.options;
     const records = raw.map((r) => toLambdaRecord(r, this.options.region, streamArn));
-    const selected = mapping.filters.length ? records.filter((r) => mapping.filters.some((f) => matchesPattern(f, r))) : records;
+    const selected = mapping.filters.length
+      ? records.filter((r) => mapping.filters.some((f) => matchesPattern(f, r)))
+      : records;
     for (let i = 0; i < selected.length && !this.stopped; i += mapping.batchSize) {
       await this.deliver(streamArn, shard, selected.slice(i, i + mapping.batchSize));
     }
@@ -276,7 +297,9 @@ export class LocalStreamPoller {
         function: lambda.spec.logicalId,
         records: remaining.length,
         retry: batch.retries + 1,
-        ...(functionError ? { errorType: functionError, errorMessage: result.ok ? undefined : result.error.errorMessage } : { from: seq(remaining[0]) }),
+        ...(functionError
+          ? { errorType: functionError, errorMessage: result.ok ? undefined : result.error.errorMessage }
+          : { from: seq(remaining[0]) }),
       });
       const retries = batch.retries + 1;
       if (functionError !== undefined && mapping.bisectBatchOnFunctionError && remaining.length > 1) {
@@ -289,7 +312,13 @@ export class LocalStreamPoller {
     }
   }
 
-  private discard(streamArn: string, shard: ShardState, records: DynamoDBRecord[], invokeCount: number, functionError: string | undefined): void {
+  private discard(
+    streamArn: string,
+    shard: ShardState,
+    records: DynamoDBRecord[],
+    invokeCount: number,
+    functionError: string | undefined,
+  ): void {
     this.stats.discardedBatches++;
     const first = records[0]?.dynamodb;
     const last = records.at(-1)?.dynamodb;
@@ -301,8 +330,17 @@ export class LocalStreamPoller {
     });
     this.options.onFailure?.send(
       JSON.stringify({
-        requestContext: { requestId: randomUUID(), functionArn: this.options.lambda.arn, condition: 'RetryAttemptsExhausted', approximateInvokeCount: invokeCount },
-        responseContext: { statusCode: 200, executedVersion: '$LATEST', ...(functionError ? { functionError: 'Unhandled' } : {}) },
+        requestContext: {
+          requestId: randomUUID(),
+          functionArn: this.options.lambda.arn,
+          condition: 'RetryAttemptsExhausted',
+          approximateInvokeCount: invokeCount,
+        },
+        responseContext: {
+          statusCode: 200,
+          executedVersion: '$LATEST',
+          ...(functionError ? { functionError: 'Unhandled' } : {}),
+        },
         version: '1.0',
         timestamp: new Date().toISOString(),
         DDBStreamBatchInfo: {
@@ -352,7 +390,9 @@ function toLambdaRecord(r: StreamApiRecord, region: string, streamArn: string): 
     eventSource: 'aws:dynamodb',
     awsRegion: region,
     dynamodb: {
-      ...(d.ApproximateCreationDateTime ? { ApproximateCreationDateTime: Math.floor(d.ApproximateCreationDateTime.getTime() / 1000) } : {}),
+      ...(d.ApproximateCreationDateTime
+        ? { ApproximateCreationDateTime: Math.floor(d.ApproximateCreationDateTime.getTime() / 1000) }
+        : {}),
       ...(d.Keys ? { Keys: wireMap(d.Keys) } : {}),
       ...(d.NewImage ? { NewImage: wireMap(d.NewImage) } : {}),
       ...(d.OldImage ? { OldImage: wireMap(d.OldImage) } : {}),

@@ -90,7 +90,9 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
         try {
           const body = await readBody(req);
           const headers = Object.fromEntries(
-            Object.entries(req.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(',') : v]])),
+            Object.entries(req.headers).flatMap(([k, v]) =>
+              v === undefined ? [] : [[k, Array.isArray(v) ? v.join(',') : v]],
+            ),
           );
           const answer = await api.handle({
             method: req.method ?? 'GET',

@@ -8,7 +8,11 @@ import {
 import type { TableSpec } from './template.js';
 
 /** Create the template's tables in DynamoDB Local: keys, indexes, streams and TTL as declared. */
-export async function createTables(client: DynamoDBClient, specs: TableSpec[], nameOf: (logicalId: string) => string): Promise<void> {
+export async function createTables(
+  client: DynamoDBClient,
+  specs: TableSpec[],
+  nameOf: (logicalId: string) => string,
+): Promise<void> {
   await Promise.all(
     specs.map(async (spec) => {
       const TableName = nameOf(spec.logicalId);
@@ -21,7 +25,9 @@ export async function createTables(client: DynamoDBClient, specs: TableSpec[], n
             BillingMode: 'PAY_PER_REQUEST',
             ...(spec.GlobalSecondaryIndexes ? { GlobalSecondaryIndexes: spec.GlobalSecondaryIndexes } : {}),
             ...(spec.StreamSpecification
-              ? { StreamSpecification: { StreamEnabled: true, StreamViewType: spec.StreamSpecification.StreamViewType } }
+              ? {
+                  StreamSpecification: { StreamEnabled: true, StreamViewType: spec.StreamSpecification.StreamViewType },
+                }
               : {}),
           }),
         );

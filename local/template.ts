@@ -13,7 +13,9 @@ import { PurchaseSagaStack, type PurchaseSagaStackProps } from '../infra/stack.j
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ASL_FILE = resolve(REPO_ROOT, 'statemachine/purchase.asl.json');
 
-export type CfnTemplate = { Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }> };
+export type CfnTemplate = {
+  Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }>;
+};
 
 /** Synthesize the stack in-process, skipping esbuild bundling (the local stand-in runs the sources). */
 export function synthTemplate(props: PurchaseSagaStackProps = {}): CfnTemplate {
@@ -32,11 +34,16 @@ const TableProperties = z.object({
       z.object({
         IndexName: z.string(),
         KeySchema: z.array(KeySchemaElement),
-        Projection: z.object({ ProjectionType: z.enum(['ALL', 'KEYS_ONLY', 'INCLUDE']), NonKeyAttributes: z.array(z.string()).optional() }),
+        Projection: z.object({
+          ProjectionType: z.enum(['ALL', 'KEYS_ONLY', 'INCLUDE']),
+          NonKeyAttributes: z.array(z.string()).optional(),
+        }),
       }),
     )
     .optional(),
-  StreamSpecification: z.object({ StreamViewType: z.enum(['NEW_IMAGE', 'OLD_IMAGE', 'NEW_AND_OLD_IMAGES', 'KEYS_ONLY']) }).optional(),
+  StreamSpecification: z
+    .object({ StreamViewType: z.enum(['NEW_IMAGE', 'OLD_IMAGE', 'NEW_AND_OLD_IMAGES', 'KEYS_ONLY']) })
+    .optional(),
   TimeToLiveSpecification: z.object({ AttributeName: z.string(), Enabled: z.boolean() }).optional(),
 });
 export type TableSpec = z.infer<typeof TableProperties> & { logicalId: string };
@@ -85,13 +92,20 @@ export function functionsOf(template: CfnTemplate, resolveRef: (logicalId: strin
         else if (Ref.safeParse(value).success) env[name] = resolveRef(Ref.parse(value).Ref);
         else throw new Error(`${logicalId}: cannot resolve env ${name}=${JSON.stringify(value)} locally`);
       }
-      return { logicalId, source: String(r.Metadata?.[SOURCE_METADATA]), timeoutSeconds: props.Timeout ?? 3, memoryMb: props.MemorySize ?? 128, env };
+      return {
+        logicalId,
+        source: String(r.Metadata?.[SOURCE_METADATA]),
+        timeoutSeconds: props.Timeout ?? 3,
+        memoryMb: props.MemorySize ?? 128,
+        env,
+      };
     });
 }
 
 export function stateMachineOf(template: CfnTemplate): StateMachineSpec {
   const found = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine');
-  if (found.length !== 1 || !found[0]) throw new Error(`Expected one state machine in the template, found ${found.length}`);
+  if (found.length !== 1 || !found[0])
+    throw new Error(`Expected one state machine in the template, found ${found.length}`);
   const [logicalId, resource] = found[0];
   const props = z
     .object({

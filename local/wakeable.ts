@@ -24,10 +24,13 @@ export class Timers {
   private readonly pending = new Set<NodeJS.Timeout>();
 
   after(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.pending.delete(timer);
-      fn();
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        this.pending.delete(timer);
+        fn();
+      },
+      Math.max(0, ms),
+    );
     this.pending.add(timer);
   }
 

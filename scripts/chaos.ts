@@ -34,7 +34,12 @@ async function main(): Promise<number> {
   const faults = faultInjector();
   const clock = { offsetMs: 0 };
   try {
-    const saga = await startLocalSaga({ dynamoEndpoint: dynamo.endpoint, retryIntervalMs: 5, events: false, ...chaosSagaOptions(faults, clock) });
+    const saga = await startLocalSaga({
+      dynamoEndpoint: dynamo.endpoint,
+      retryIntervalMs: 5,
+      events: false,
+      ...chaosSagaOptions(faults, clock),
+    });
     const started = performance.now();
     const report = await runChaos(saga, faults, clock, args);
     console.log(formatChaosReport(report, performance.now() - started));

@@ -160,10 +160,7 @@ function indexOf(index: Map<string, number>, node: string): number {
 }
 
 export function importProblems(graph: ImportGraph): string[] {
-  return [
-    ...layerViolations(graph),
-    ...importCycles(graph).map((c) => `import cycle: ${c.join(' <-> ')}`),
-  ];
+  return [...layerViolations(graph), ...importCycles(graph).map((c) => `import cycle: ${c.join(' <-> ')}`)];
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -34,7 +34,13 @@ const Ttl = z
     const unit = /[smhd]$/.test(value) ? (value.slice(-1) as keyof typeof UNIT_SECONDS) : 's';
     return Number.parseInt(value, 10) * UNIT_SECONDS[unit];
   })
-  .pipe(z.number().int().min(1).max(MAX_TTL_SECONDS, `at most ${MAX_TTL_SECONDS / 86_400}d`));
+  .pipe(
+    z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_TTL_SECONDS, `at most ${MAX_TTL_SECONDS / 86_400}d`),
+  );
 
 const Args = z
   .object({
@@ -81,7 +87,11 @@ async function main(argv: string[]): Promise<string | undefined> {
   }
   const parsed = Args.safeParse(values);
   if (!parsed.success) {
-    throw new UsageError(parsed.error.issues.map((i) => (i.path.length > 0 ? `--${i.path.join('.')}: ${i.message}` : i.message)).join('; '));
+    throw new UsageError(
+      parsed.error.issues
+        .map((i) => (i.path.length > 0 ? `--${i.path.join('.')}: ${i.message}` : i.message))
+        .join('; '),
+    );
   }
   const args = parsed.data;
 

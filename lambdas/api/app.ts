@@ -26,7 +26,14 @@ const ApiEnv = z.object({
 
 /** The API never touches payments; infra/catalog.ts grants it exactly these tables. */
 export type ApiTable = Exclude<TableVar, 'PAYMENTS_TABLE' | 'NOTIFICATIONS_TABLE'>;
-const TABLES: ApiTable[] = ['ACCOUNTS_TABLE', 'CATALOG_TABLE', 'INVENTORY_TABLE', 'COUPONS_TABLE', 'ORDERS_TABLE', 'IDEMPOTENCY_TABLE'];
+const TABLES: ApiTable[] = [
+  'ACCOUNTS_TABLE',
+  'CATALOG_TABLE',
+  'INVENTORY_TABLE',
+  'COUPONS_TABLE',
+  'ORDERS_TABLE',
+  'IDEMPOTENCY_TABLE',
+];
 
 export interface ApiOverrides {
   ddb?: DynamoDBDocumentClient;
@@ -52,7 +59,9 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: ApiOverrides = 
     tables,
     clock: overrides.clock ?? (() => new Date()),
   };
-  const workflow = overrides.workflow ?? new StepFunctionsWorkflow(obs.traced(sfnClient()), config.STATE_MACHINE_ARN, config.WORKFLOW_TYPE);
+  const workflow =
+    overrides.workflow ??
+    new StepFunctionsWorkflow(obs.traced(sfnClient()), config.STATE_MACHINE_ARN, config.WORKFLOW_TYPE);
   const persistenceStore = new DynamoDBPersistenceLayer({
     tableName: tables.IDEMPOTENCY_TABLE,
     awsSdkV3Client: overrides.idempotencyClient ?? obs.traced(new DynamoDBClient({})),
@@ -77,12 +86,24 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: ApiOverrides = 
         if (candidates.length === 0) throw new HttpProblem('not-found', `No route ${event.resource}`);
         const route = candidates.find((r) => r.method === event.httpMethod);
         if (!route) {
-          throw new HttpProblem('method-not-allowed', undefined, {}, { Allow: candidates.map((r) => r.method).join(', ') });
+          throw new HttpProblem(
+            'method-not-allowed',
+            undefined,
+            {},
+            { Allow: candidates.map((r) => r.method).join(', ') },
+          );
         }
         const principal = Principal.safeParse(event.requestContext.authorizer ?? {});
         if (!principal.success) throw new HttpProblem('unauthenticated');
         if (route.admin && !principal.data.admin) throw new HttpProblem('forbidden', 'This route needs the admin role');
-        response = await route.handle({ event, context, principal: principal.data, params: pathParams(event), log, correlationId: correlation.id });
+        response = await route.handle({
+          event,
+          context,
+          principal: principal.data,
+          params: pathParams(event),
+          log,
+          correlationId: correlation.id,
+        });
       } catch (err) {
         if (err instanceof HttpProblem) {
           response = problem(err, instance);
@@ -94,7 +115,10 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: ApiOverrides = 
       }
       if (response.headers['Idempotent-Replayed'] === 'true') metrics.count('IdempotentReplay', { source: 'api' });
       // Logged last, like the request line, so it carries the orderId once the route knows it.
-      if (correlation.rejected) log.warn(`Invalid ${CORRELATION_ID_HEADER} ignored; using the request id`, { headerLength: correlation.rejected.length });
+      if (correlation.rejected)
+        log.warn(`Invalid ${CORRELATION_ID_HEADER} ignored; using the request id`, {
+          headerLength: correlation.rejected.length,
+        });
       log.info('Request', {
         httpMethod: event.httpMethod,
         resource: event.resource,
@@ -109,6 +133,7 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: ApiOverrides = 
 }
 
 function pathParams(event: APIGatewayProxyEvent): Record<string, string> {
-  return Object.fromEntries(Object.entries(event.pathParameters ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  return Object.fromEntries(
+    Object.entries(event.pathParameters ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'),
+  );
 }
-

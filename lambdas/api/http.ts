@@ -61,11 +61,18 @@ export function header(event: APIGatewayProxyEvent, name: string): string | unde
 
 /** Content type, size, JSON and schema checks, in that order; any failure writes nothing. */
 export function parseBody<S extends z.ZodType>(event: APIGatewayProxyEvent, schema: S): z.infer<S> {
-  const raw = event.body === null || event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) throw new HttpProblem('payload-too-large', `The limit is ${MAX_BODY_BYTES} bytes`);
+  const raw =
+    event.body === null || event.body === undefined
+      ? ''
+      : event.isBase64Encoded
+        ? Buffer.from(event.body, 'base64').toString('utf8')
+        : event.body;
+  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES)
+    throw new HttpProblem('payload-too-large', `The limit is ${MAX_BODY_BYTES} bytes`);
   const contentType = header(event, 'content-type');
   const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
-  if (mediaType !== 'application/json') throw new HttpProblem('unsupported-media-type', `Got ${contentType ?? 'no Content-Type'}`);
+  if (mediaType !== 'application/json')
+    throw new HttpProblem('unsupported-media-type', `Got ${contentType ?? 'no Content-Type'}`);
   let body: unknown;
   try {
     body = JSON.parse(raw);

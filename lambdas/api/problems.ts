@@ -26,8 +26,14 @@ export const PROBLEMS = {
   'slots-in-use': { status: 409, title: 'The user already uses more slots than that' },
   'out-of-stock': { status: 409, title: 'Not enough stock' },
   'purchase-failed': { status: 503, title: 'The purchase failed for a technical reason and was rolled back' },
-  'purchase-stuck': { status: 500, title: 'The purchase could not be rolled back automatically; an operator was alerted' },
-  'workflow-unavailable': { status: 503, title: 'The purchase did not finish in time; retry with the same Idempotency-Key' },
+  'purchase-stuck': {
+    status: 500,
+    title: 'The purchase could not be rolled back automatically; an operator was alerted',
+  },
+  'workflow-unavailable': {
+    status: 503,
+    title: 'The purchase did not finish in time; retry with the same Idempotency-Key',
+  },
   'too-many-requests': { status: 429, title: 'Too many requests; slow down' },
   internal: { status: 500, title: 'Internal error' },
   'bad-gateway': { status: 502, title: 'The API failed to answer properly' },

@@ -13,10 +13,20 @@ export const CreateItemBody = z.strictObject({
   itemId: Id,
   name: z.string().trim().min(1).max(200),
   price: Amount.refine((p) => p > 0, 'must be positive'),
-  stock: z.number().int().min(0).max(MAX_QUANTITY * 1_000),
+  stock: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_QUANTITY * 1_000),
 });
 
-export const RestockBody = z.strictObject({ quantity: z.number().int().min(1).max(MAX_QUANTITY * 1_000) });
+export const RestockBody = z.strictObject({
+  quantity: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_QUANTITY * 1_000),
+});
 
 export const TopUpBody = z.strictObject({ amount: Amount.refine((a) => a > 0, 'must be positive') });
 

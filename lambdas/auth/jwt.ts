@@ -69,7 +69,10 @@ export type TokenInvalidReason =
 /** The token is not acceptable. The caller should answer 401 and nothing more. */
 export class TokenInvalid extends Error {
   override readonly name = 'TokenInvalid';
-  constructor(readonly reason: TokenInvalidReason, options?: { cause?: unknown }) {
+  constructor(
+    readonly reason: TokenInvalidReason,
+    options?: { cause?: unknown },
+  ) {
     super(`Token invalid: ${reason}`, options);
   }
 }
@@ -97,7 +100,10 @@ function parseJwksUrl(value: URL | string): URL {
   } catch {
     throw new JwtConfigInvalid(`JWKS URL is not a URL: ${String(value)}`);
   }
-  const local = LOOPBACK_HOSTS.has(url.hostname) || url.hostname.endsWith('.localhost.localstack.cloud') || url.hostname === 'localhost.localstack.cloud';
+  const local =
+    LOOPBACK_HOSTS.has(url.hostname) ||
+    url.hostname.endsWith('.localhost.localstack.cloud') ||
+    url.hostname === 'localhost.localstack.cloud';
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
     throw new JwtConfigInvalid(`JWKS URL must use https (plain http only for loopback/LocalStack): ${url.href}`);
   }
@@ -119,16 +125,22 @@ export function hasRole(claims: JWTPayload, name: string, value: string): boolea
 function translate(error: unknown, algorithm: JwtVerifierConfig['algorithm']): Error {
   if (error instanceof errors.JWTExpired) return new TokenInvalid('expired', { cause: error });
   if (error instanceof errors.JWTClaimValidationFailed) {
-    if (error.claim === 'nbf' && error.reason === 'check_failed') return new TokenInvalid('not_yet_valid', { cause: error });
+    if (error.claim === 'nbf' && error.reason === 'check_failed')
+      return new TokenInvalid('not_yet_valid', { cause: error });
     if (error.reason === 'missing') return new TokenInvalid('claim_missing', { cause: error });
     return new TokenInvalid('claim_mismatch', { cause: error });
   }
   if (error instanceof errors.JOSEAlgNotAllowed) return new TokenInvalid('algorithm_not_allowed', { cause: error });
-  if (error instanceof errors.JWSSignatureVerificationFailed) return new TokenInvalid('bad_signature', { cause: error });
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return new TokenInvalid('bad_signature', { cause: error });
   if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) {
     return new TokenInvalid('unknown_key', { cause: error });
   }
-  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid || error instanceof errors.JOSENotSupported) {
+  if (
+    error instanceof errors.JWSInvalid ||
+    error instanceof errors.JWTInvalid ||
+    error instanceof errors.JOSENotSupported
+  ) {
     return new TokenInvalid('malformed', { cause: error });
   }
   // Left: JWKS fetch failures (timeout, non-200, bad JSON, network), an unusable JWK, or a bug.
@@ -146,10 +158,14 @@ function translate(error: unknown, algorithm: JwtVerifierConfig['algorithm']): E
 export function createJwtVerifier(config: JwtVerifierConfig): JwtVerifier {
   const adminClaim = config.adminClaim ?? DEFAULT_ADMIN_CLAIM;
   const adminValue = config.adminValue ?? DEFAULT_ADMIN_VALUE;
-  if (adminClaim === '' || adminValue === '') throw new JwtConfigInvalid('admin claim name and value must not be empty');
+  if (adminClaim === '' || adminValue === '')
+    throw new JwtConfigInvalid('admin claim name and value must not be empty');
   if (config.issuer === '') throw new JwtConfigInvalid('issuer must not be empty when set');
   const audience = config.audience;
-  if (audience !== undefined && (Array.isArray(audience) ? audience.length === 0 || audience.includes('') : audience === '')) {
+  if (
+    audience !== undefined &&
+    (Array.isArray(audience) ? audience.length === 0 || audience.includes('') : audience === '')
+  ) {
     throw new JwtConfigInvalid('audience must not be empty when set');
   }
 

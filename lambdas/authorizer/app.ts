@@ -103,7 +103,16 @@ export function stageWildcardArn(methodArn: string): string {
   const parts = methodArn.split(':');
   const [arn, partition, service, region, account, resource] = parts;
   const [apiId, stage] = (resource ?? '').split('/');
-  if (parts.length !== 6 || arn !== 'arn' || !partition || service !== 'execute-api' || !region || !account || !apiId || !stage) {
+  if (
+    parts.length !== 6 ||
+    arn !== 'arn' ||
+    !partition ||
+    service !== 'execute-api' ||
+    !region ||
+    !account ||
+    !apiId ||
+    !stage
+  ) {
     throw new MethodArnInvalid('methodArn is not an execute-api method ARN');
   }
   return `arn:${partition}:execute-api:${region}:${account}:${apiId}/${stage}/*/*`;
@@ -131,10 +140,14 @@ const toLogger =
 export function createHandler(env: NodeJS.ProcessEnv, overrides: AuthorizerOverrides = {}): AuthorizerLambda {
   const config = readEnv(AuthorizerEnv, env);
   const obs = createObservability(env, 'Authorizer');
-  const audience = config.JWT_AUDIENCE?.split(',').map((a) => a.trim()).filter((a) => a !== '');
+  const audience = config.JWT_AUDIENCE?.split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
   const common = {
     ...(config.JWT_ISSUER !== undefined ? { issuer: config.JWT_ISSUER } : {}),
-    ...(audience !== undefined && audience.length > 0 ? { audience: audience.length === 1 ? (audience[0] as string) : audience } : {}),
+    ...(audience !== undefined && audience.length > 0
+      ? { audience: audience.length === 1 ? (audience[0] as string) : audience }
+      : {}),
     adminClaim: config.ADMIN_CLAIM,
     adminValue: config.ADMIN_VALUE,
     ...(overrides.clock ? { clock: overrides.clock } : {}),
@@ -159,7 +172,10 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: AuthorizerOverr
         } catch (error) {
           throw error instanceof SecretUnavailable
             ? error
-            : new SecretUnavailable(`could not read the JWT secret: ${error instanceof Error ? error.name : 'unknown error'}`, { cause: error });
+            : new SecretUnavailable(
+                `could not read the JWT secret: ${error instanceof Error ? error.name : 'unknown error'}`,
+                { cause: error },
+              );
         }
         return createJwtVerifier({ algorithm: 'HS256', secret: new TextEncoder().encode(secret), ...common });
       })();
@@ -175,7 +191,10 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: AuthorizerOverr
   // request id, the decision and, once verified, the userId — never the token.
   return (event, context) => obs.invocation(context, {}, ({ log }) => authorize(event, overrides.log ?? toLogger(log)));
 
-  async function authorize(event: APIGatewayTokenAuthorizerEvent, log: (entry: LogEntry) => void): Promise<AuthorizerResult> {
+  async function authorize(
+    event: APIGatewayTokenAuthorizerEvent,
+    log: (entry: LogEntry) => void,
+  ): Promise<AuthorizerResult> {
     const header: unknown = event?.authorizationToken;
     const match = typeof header === 'string' ? BEARER.exec(header) : null;
     if (!match?.[1]) {
@@ -229,5 +248,7 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: AuthorizerOverr
 
 /** Name and message only: our own errors never carry secrets or tokens. */
 function errorSummary(error: unknown): { name: string; message: string } {
-  return error instanceof Error ? { name: error.name, message: error.message } : { name: 'unknown', message: String(error) };
+  return error instanceof Error
+    ? { name: error.name, message: error.message }
+    : { name: 'unknown', message: String(error) };
 }

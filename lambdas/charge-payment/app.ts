@@ -5,7 +5,10 @@ import { chargePayment } from '../saga/payment.js';
 import { sagaHandler, type HandlerOverrides } from '../shared/saga-handler.js';
 
 /** Step 5: charge the payment provider. */
-export const createHandler = (env: NodeJS.ProcessEnv, overrides: HandlerOverrides & { provider?: PaymentProvider } = {}) =>
+export const createHandler = (
+  env: NodeJS.ProcessEnv,
+  overrides: HandlerOverrides & { provider?: PaymentProvider } = {},
+) =>
   sagaHandler({
     name: 'ChargePayment',
     env,

@@ -29,21 +29,30 @@ export class InsufficientBalance extends BusinessRefusal {
 
 export class CouponNotFound extends BusinessRefusal {
   override readonly name = 'CouponNotFound';
-  constructor(readonly userId: string, readonly couponId: string) {
+  constructor(
+    readonly userId: string,
+    readonly couponId: string,
+  ) {
     super(`User ${userId} owns no coupon ${couponId}`);
   }
 }
 
 export class CouponAlreadyUsed extends BusinessRefusal {
   override readonly name = 'CouponAlreadyUsed';
-  constructor(readonly couponId: string, readonly usedByOrderId: string | undefined) {
+  constructor(
+    readonly couponId: string,
+    readonly usedByOrderId: string | undefined,
+  ) {
     super(`Coupon ${couponId} was already used${usedByOrderId ? ` by order ${usedByOrderId}` : ''}`);
   }
 }
 
 export class CouponExpired extends BusinessRefusal {
   override readonly name = 'CouponExpired';
-  constructor(readonly couponId: string, readonly expiresAt: string) {
+  constructor(
+    readonly couponId: string,
+    readonly expiresAt: string,
+  ) {
     super(`Coupon ${couponId} expired at ${expiresAt}`);
   }
 }
@@ -76,7 +85,10 @@ export class OutOfStock extends BusinessRefusal {
 
 export class PaymentDeclined extends BusinessRefusal {
   override readonly name = 'PaymentDeclined';
-  constructor(readonly orderId: string, readonly declineCode: string) {
+  constructor(
+    readonly orderId: string,
+    readonly declineCode: string,
+  ) {
     super(`The payment provider declined order ${orderId}: ${declineCode}`);
   }
 }
@@ -87,7 +99,11 @@ export class PaymentDeclined extends BusinessRefusal {
  */
 export class StepFenced extends PurchaseError {
   override readonly name = 'StepFenced';
-  constructor(readonly orderId: string, readonly step: string, readonly recordStatus: string) {
+  constructor(
+    readonly orderId: string,
+    readonly step: string,
+    readonly recordStatus: string,
+  ) {
     super(`Step ${step} of order ${orderId} is ${recordStatus}; the forward effect is refused`);
   }
 }
@@ -103,7 +119,11 @@ export class OrderAlreadyCompleted extends PurchaseError {
 /** The order is not in the state the step expects (e.g. already terminal). */
 export class OrderStateConflict extends PurchaseError {
   override readonly name = 'OrderStateConflict';
-  constructor(readonly orderId: string, readonly expected: string, readonly actual: string | undefined) {
+  constructor(
+    readonly orderId: string,
+    readonly expected: string,
+    readonly actual: string | undefined,
+  ) {
     super(`Order ${orderId} is ${actual ?? 'missing'}, expected ${expected}`);
   }
 }

@@ -56,7 +56,11 @@ export class RecordingNotificationSender implements NotificationSender {
 }
 
 /** Every notification recorded for a user, oldest first (for tests, the local stack and debugging). */
-export async function listNotifications(ddb: DynamoDBDocumentClient, table: string, userId: string): Promise<SentNotification[]> {
+export async function listNotifications(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  userId: string,
+): Promise<SentNotification[]> {
   const found: SentNotification[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {

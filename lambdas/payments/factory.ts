@@ -15,7 +15,10 @@ export const PaymentEnv = z.object({
   PAYMENT_PROVIDER_URL: z.url({ protocol: /^https?$/ }).optional(),
   PAYMENT_PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().max(900_000).default(10_000),
   PAYMENT_PROVIDER_API_KEY: z.string().min(1).optional(),
-  PAYMENT_CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as KRW').default('KRW'),
+  PAYMENT_CURRENCY: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as KRW')
+    .default('KRW'),
 });
 export type PaymentEnv = z.infer<typeof PaymentEnv>;
 
@@ -28,7 +31,11 @@ export interface PaymentSetup {
  * The provider from the environment, or `override` (tests pass a scripted or failing one);
  * the currency always comes from the environment.
  */
-export function paymentProviderFromEnv(env: NodeJS.ProcessEnv, ddb: DynamoDBDocumentClient, override?: PaymentProvider): PaymentSetup {
+export function paymentProviderFromEnv(
+  env: NodeJS.ProcessEnv,
+  ddb: DynamoDBDocumentClient,
+  override?: PaymentProvider,
+): PaymentSetup {
   const config = readEnv(PaymentEnv, env);
   if (override) return { provider: override, currency: config.PAYMENT_CURRENCY };
   const currency = config.PAYMENT_CURRENCY;

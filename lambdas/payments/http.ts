@@ -142,7 +142,9 @@ function parse<T>(schema: z.ZodType<T>, reply: Reply): T {
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
-    throw new PaymentProviderUnavailable(`${reply.what}: ${reply.status} with an unexpected body`, { cause: parsed.error });
+    throw new PaymentProviderUnavailable(`${reply.what}: ${reply.status} with an unexpected body`, {
+      cause: parsed.error,
+    });
   }
   return parsed.data;
 }

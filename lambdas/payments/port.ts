@@ -16,8 +16,7 @@ export interface ChargeRequest {
 }
 
 export type ChargeResult =
-  | { outcome: 'CAPTURED'; chargeId: string; amount: number }
-  | { outcome: 'DECLINED'; declineCode: string };
+  { outcome: 'CAPTURED'; chargeId: string; amount: number } | { outcome: 'DECLINED'; declineCode: string };
 
 export interface RefundRequest {
   idempotencyKey: string;
@@ -27,8 +26,7 @@ export interface RefundRequest {
 }
 
 export type RefundResult =
-  | { outcome: 'REFUNDED'; refundId: string; chargeId: string; amount: number }
-  | { outcome: 'NO_CHARGE' };
+  { outcome: 'REFUNDED'; refundId: string; chargeId: string; amount: number } | { outcome: 'NO_CHARGE' };
 
 export interface PaymentProvider {
   /** Throws PaymentProviderUnavailable / PaymentProviderTimeout for transient faults; a decline is a result. */

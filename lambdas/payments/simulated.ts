@@ -1,12 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  GetCommand,
-  PutCommand,
-  ScanCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { PaymentProviderTimeout, PaymentProviderUnavailable, PurchaseError } from '../domain/errors.js';
 import { keys } from '../shared/dynamodb/keys.js';
@@ -149,7 +143,8 @@ export class SimulatedPaymentProvider implements PaymentProvider {
         new UpdateCommand({
           TableName: this.table,
           Key: keys.providerCharge(request.chargeIdempotencyKey),
-          UpdateExpression: 'SET #status = :refunded, refundId = :refundId, refundIdempotencyKey = :key, refundedAt = :now',
+          UpdateExpression:
+            'SET #status = :refunded, refundId = :refundId, refundIdempotencyKey = :key, refundedAt = :now',
           ConditionExpression: '#status = :captured',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
@@ -167,7 +162,8 @@ export class SimulatedPaymentProvider implements PaymentProvider {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
       // Lost the race to a concurrent refund: answer with the refund that won.
       const winner = await this.getCharge(request.chargeIdempotencyKey);
-      if (winner?.status !== 'REFUNDED') throw new Error(`Charge ${request.chargeIdempotencyKey} changed unexpectedly`, { cause: err });
+      if (winner?.status !== 'REFUNDED')
+        throw new Error(`Charge ${request.chargeIdempotencyKey} changed unexpectedly`, { cause: err });
       return refunded(winner);
     }
   }

@@ -1,5 +1,10 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry, type PutEventsResultEntry } from '@aws-sdk/client-eventbridge';
+import {
+  EventBridgeClient,
+  PutEventsCommand,
+  type PutEventsRequestEntry,
+  type PutEventsResultEntry,
+} from '@aws-sdk/client-eventbridge';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBBatchResponse } from 'aws-lambda';
 import { z } from 'zod';
@@ -79,7 +84,10 @@ export class OutboxEventRejected extends PurchaseError {
 
 const AttributeMap = z.record(
   z.string(),
-  z.custom<AttributeValue>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'a DynamoDB attribute value'),
+  z.custom<AttributeValue>(
+    (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+    'a DynamoDB attribute value',
+  ),
 );
 
 const StreamRecord = z
@@ -129,7 +137,13 @@ type Candidate =
 
 function isOutboxInsert(record: StreamRecord): boolean {
   const sk = record.dynamodb.Keys?.['sk'];
-  return record.eventName === 'INSERT' && sk !== undefined && 'S' in sk && typeof sk.S === 'string' && sk.S.startsWith(EVENT_PREFIX);
+  return (
+    record.eventName === 'INSERT' &&
+    sk !== undefined &&
+    'S' in sk &&
+    typeof sk.S === 'string' &&
+    sk.S.startsWith(EVENT_PREFIX)
+  );
 }
 
 function issues(error: z.ZodError): string {
@@ -150,11 +164,24 @@ export function toCandidate(record: StreamRecord, busName: string): Candidate {
   const parsed = OutboxItem.safeParse(item);
   if (!parsed.success) return { sequenceNumber, rejected: `not an outbox event: ${issues(parsed.error)}` };
   const e = parsed.data;
-  const detail: EventDetail = { eventId: e.eventId, type: e.type, orderId: e.orderId, userId: e.userId, timestamp: e.timestamp, payload: e.payload };
-  const entry: PutEventsRequestEntry = { EventBusName: busName, Source: EVENT_SOURCE, DetailType: e.type, Detail: JSON.stringify(detail) };
+  const detail: EventDetail = {
+    eventId: e.eventId,
+    type: e.type,
+    orderId: e.orderId,
+    userId: e.userId,
+    timestamp: e.timestamp,
+    payload: e.payload,
+  };
+  const entry: PutEventsRequestEntry = {
+    EventBusName: busName,
+    Source: EVENT_SOURCE,
+    DetailType: e.type,
+    Detail: JSON.stringify(detail),
+  };
   // EventBridge's entry size: source, detail-type and detail (UTF-8), plus resources (none).
   const bytes = Buffer.byteLength(EVENT_SOURCE) + Buffer.byteLength(e.type) + Buffer.byteLength(entry.Detail ?? '');
-  if (bytes > MAX_PUT_BYTES) return { sequenceNumber, rejected: `the event is ${bytes} bytes; EventBridge takes at most ${MAX_PUT_BYTES}` };
+  if (bytes > MAX_PUT_BYTES)
+    return { sequenceNumber, rejected: `the event is ${bytes} bytes; EventBridge takes at most ${MAX_PUT_BYTES}` };
   return { sequenceNumber, eventId: e.eventId, entry, bytes };
 }
 
@@ -183,7 +210,9 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: PublisherOverri
    * Returns the index of the first entry still not published (and whether EventBridge rejected
    * it as malformed), or undefined when all were accepted.
    */
-  async function publish(chunk: Extract<Candidate, { entry: PutEventsRequestEntry }>[]): Promise<{ index: number; rejected: boolean; why: string } | undefined> {
+  async function publish(
+    chunk: Extract<Candidate, { entry: PutEventsRequestEntry }>[],
+  ): Promise<{ index: number; rejected: boolean; why: string } | undefined> {
     let pending = chunk.map((_, i) => i);
     const why = new Map<number, { code: string; message: string }>();
     for (let attempt = 1; ; attempt++) {
@@ -204,7 +233,10 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: PublisherOverri
         const r = results[k];
         if (r?.EventId && !r.ErrorCode) return;
         failed.push(index);
-        why.set(index, { code: r?.ErrorCode ?? 'NoResult', message: r?.ErrorMessage ?? 'PutEvents returned no result for the entry' });
+        why.set(index, {
+          code: r?.ErrorCode ?? 'NoResult',
+          message: r?.ErrorMessage ?? 'PutEvents returned no result for the entry',
+        });
       });
       if (failed.length === 0) return undefined;
       const first = failed[0] as number;
@@ -213,7 +245,13 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: PublisherOverri
       if (rejected || attempt >= putAttempts) {
         return { index: first, rejected, why: `${firstWhy.code}: ${firstWhy.message}` };
       }
-      log({ level: 'WARN', message: 'PutEvents did not take every entry; retrying those', attempt, failed: failed.map((i) => chunk[i]!.eventId), code: firstWhy.code });
+      log({
+        level: 'WARN',
+        message: 'PutEvents did not take every entry; retrying those',
+        attempt,
+        failed: failed.map((i) => chunk[i]!.eventId),
+        code: firstWhy.code,
+      });
       pending = failed;
       await sleep(Math.random() * baseDelayMs * 2 ** (attempt - 1));
     }
@@ -230,12 +268,17 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: PublisherOverri
     /** Stop at this record: the mapping retries from it (or, when it heads the batch and can never succeed, bisects). */
     const failAt = (sequenceNumber: string, rejected: boolean, why: string): DynamoDBBatchResponse => {
       if (rejected && sequenceNumber === head) throw new OutboxEventRejected(sequenceNumber, why);
-      log({ level: rejected ? 'ERROR' : 'WARN', message: 'record not published; the stream retries from it', sequenceNumber, why });
+      log({
+        level: rejected ? 'ERROR' : 'WARN',
+        message: 'record not published; the stream retries from it',
+        sequenceNumber,
+        why,
+      });
       return { batchItemFailures: [{ itemIdentifier: sequenceNumber }] };
     };
 
     let published = 0;
-    for (let i = 0; i < candidates.length; ) {
+    for (let i = 0; i < candidates.length;) {
       const first = candidates[i] as Candidate;
       if ('rejected' in first) return failAt(first.sequenceNumber, true, first.rejected);
       // The next run of valid events, up to 10 entries and 256 KiB.

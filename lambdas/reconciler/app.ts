@@ -6,7 +6,13 @@ import { z } from 'zod';
 import { InvalidInput } from '../domain/errors.js';
 import { paymentProviderFromEnv } from '../payments/factory.js';
 import type { PaymentProvider } from '../payments/port.js';
-import { reconcileOrder, type ReconcileDeps, type ReconcileOutcome, type ReconcilePolicy, type ReconcileTables } from '../saga/reconcile.js';
+import {
+  reconcileOrder,
+  type ReconcileDeps,
+  type ReconcileOutcome,
+  type ReconcilePolicy,
+  type ReconcileTables,
+} from '../saga/reconcile.js';
 import { readEnv, readTables } from '../shared/config.js';
 import { documentClient } from '../shared/dynamodb/client.js';
 import { STATUS_INDEX, STATUS_SHARDS, type WatchedStatus } from '../shared/dynamodb/keys.js';
@@ -26,7 +32,14 @@ const ReconcilerEnv = z.object({
 
 const OnDemand = z.strictObject({ orderIds: z.array(z.string().min(1).max(128)).min(1).max(1_000) });
 
-const TABLES: ReconcileTables[] = ['ACCOUNTS_TABLE', 'CATALOG_TABLE', 'INVENTORY_TABLE', 'COUPONS_TABLE', 'ORDERS_TABLE', 'PAYMENTS_TABLE'];
+const TABLES: ReconcileTables[] = [
+  'ACCOUNTS_TABLE',
+  'CATALOG_TABLE',
+  'INVENTORY_TABLE',
+  'COUPONS_TABLE',
+  'ORDERS_TABLE',
+  'PAYMENTS_TABLE',
+];
 /** Orders reconciled at once: each is a handful of small transactions. */
 const CONCURRENCY = 4;
 
@@ -70,8 +83,13 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: ReconcilerOverr
       // turned into a full scheduled pass.
       const asked = event !== null && typeof event === 'object' && 'orderIds' in event;
       const onDemand = asked ? OnDemand.safeParse(event) : undefined;
-      if (onDemand && !onDemand.success) throw new InvalidInput(`Reconciler: invalid on-demand event: ${onDemand.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-      const orderIds = onDemand?.success ? onDemand.data.orderIds : await dueOrders(deps, policy, config.MAX_ORDERS_PER_RUN);
+      if (onDemand && !onDemand.success)
+        throw new InvalidInput(
+          `Reconciler: invalid on-demand event: ${onDemand.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        );
+      const orderIds = onDemand?.success
+        ? onDemand.data.orderIds
+        : await dueOrders(deps, policy, config.MAX_ORDERS_PER_RUN);
       const outcomes: ReconcileOutcome[] = [];
       const errors: ReconcileSummary['errors'] = [];
       const queue = [...orderIds];
@@ -82,7 +100,10 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: ReconcilerOverr
             try {
               const outcome = await reconcileOrder(deps, id, policy, asked);
               outcomes.push(outcome);
-              orderLog.info('Order reconciled', { action: outcome.action, ...(outcome.detail ? { detail: outcome.detail } : {}) });
+              orderLog.info('Order reconciled', {
+                action: outcome.action,
+                ...(outcome.detail ? { detail: outcome.detail } : {}),
+              });
             } catch (err) {
               errors.push({ orderId: id, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
               orderLog.error('Order could not be reconciled', { error: err instanceof Error ? err : String(err) });
@@ -92,14 +113,19 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: ReconcilerOverr
       );
       const summary: ReconcileSummary = {
         examined: orderIds.length,
-        outcomes: outcomes.reduce<Record<string, number>>((acc, o) => ({ ...acc, [o.action]: (acc[o.action] ?? 0) + 1 }), {}),
+        outcomes: outcomes.reduce<Record<string, number>>(
+          (acc, o) => ({ ...acc, [o.action]: (acc[o.action] ?? 0) + 1 }),
+          {},
+        ),
         errors,
       };
-      for (const [action, count] of Object.entries(summary.outcomes)) metrics.add('ReconcilerActions', count, { action });
+      for (const [action, count] of Object.entries(summary.outcomes))
+        metrics.add('ReconcilerActions', count, { action });
       if (errors.length > 0) metrics.add('ReconcilerActions', errors.length, { action: 'ERROR' });
       log.info('Reconciler run', { examined: summary.examined, outcomes: summary.outcomes, errors: errors.length });
       // Every order was tried; a failure still fails the invocation, so the Lambda Errors alarm sees it.
-      if (errors.length > 0) throw new ReconcileErrors(`${errors.length} order(s) could not be reconciled: ${JSON.stringify(errors)}`);
+      if (errors.length > 0)
+        throw new ReconcileErrors(`${errors.length} order(s) could not be reconciled: ${JSON.stringify(errors)}`);
       return summary;
     });
   };
@@ -135,4 +161,3 @@ async function dueOrders(deps: ReconcileDeps, policy: ReconcilePolicy, limit: nu
   }
   return ids;
 }
-

@@ -6,7 +6,10 @@ import { sagaHandler, type HandlerOverrides } from '../shared/saga-handler.js';
 import { compensationRun } from '../shared/saga-metrics.js';
 
 /** Compensation of ChargePayment. */
-export const createHandler = (env: NodeJS.ProcessEnv, overrides: HandlerOverrides & { provider?: PaymentProvider } = {}) =>
+export const createHandler = (
+  env: NodeJS.ProcessEnv,
+  overrides: HandlerOverrides & { provider?: PaymentProvider } = {},
+) =>
   sagaHandler({
     name: 'RefundPayment',
     env,

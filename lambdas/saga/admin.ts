@@ -74,7 +74,8 @@ export async function topUpBalance(
     );
     return true;
   } catch (err) {
-    if (err instanceof TransactionCanceledException && err.CancellationReasons?.[1]?.Code === 'ConditionalCheckFailed') return false;
+    if (err instanceof TransactionCanceledException && err.CancellationReasons?.[1]?.Code === 'ConditionalCheckFailed')
+      return false;
     throw err;
   }
 }
@@ -102,7 +103,14 @@ export async function setSlotCapacity(
     await deps.ddb.send(
       new PutCommand({
         TableName: deps.tables.INVENTORY_TABLE,
-        Item: { ...keys.slots(input.userId), userId: input.userId, capacity: input.capacity, usedSlots: 0, freeSlots: input.capacity, updatedAt: now },
+        Item: {
+          ...keys.slots(input.userId),
+          userId: input.userId,
+          capacity: input.capacity,
+          usedSlots: 0,
+          freeSlots: input.capacity,
+          updatedAt: now,
+        },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
@@ -117,7 +125,8 @@ export async function setSlotCapacity(
       new GetCommand({ TableName: deps.tables.INVENTORY_TABLE, Key: keys.slots(input.userId), ConsistentRead: true }),
     );
     const used = Number(Item?.['usedSlots'] ?? 0);
-    if (used > input.capacity) throw new InvalidInput(`User ${input.userId} already uses ${used} slots, more than ${input.capacity}`);
+    if (used > input.capacity)
+      throw new InvalidInput(`User ${input.userId} already uses ${used} slots, more than ${input.capacity}`);
     try {
       await deps.ddb.send(
         new UpdateCommand({
@@ -127,7 +136,12 @@ export async function setSlotCapacity(
           UpdateExpression: 'SET #capacity = :cap, freeSlots = :free, updatedAt = :now',
           ConditionExpression: 'usedSlots = :used',
           ExpressionAttributeNames: { '#capacity': 'capacity' },
-          ExpressionAttributeValues: { ':cap': input.capacity, ':free': input.capacity - used, ':used': used, ':now': now },
+          ExpressionAttributeValues: {
+            ':cap': input.capacity,
+            ':free': input.capacity - used,
+            ':used': used,
+            ':now': now,
+          },
         }),
       );
       return;

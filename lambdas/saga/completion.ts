@@ -36,7 +36,12 @@ export function completeOrder(deps: CompletionDeps, order: StepInput) {
           TableName: deps.tables.INVENTORY_TABLE,
           Key: keys.heldItem(order.userId, order.itemId),
           UpdateExpression: 'SET userId = :userId, itemId = :itemId, updatedAt = :now ADD quantity :q',
-          ExpressionAttributeValues: { ':userId': order.userId, ':itemId': order.itemId, ':q': order.quantity, ':now': now },
+          ExpressionAttributeValues: {
+            ':userId': order.userId,
+            ':itemId': order.itemId,
+            ':q': order.quantity,
+            ':now': now,
+          },
         },
       },
       {
@@ -56,7 +61,11 @@ export function completeOrder(deps: CompletionDeps, order: StepInput) {
     }),
     refusal: (index, old) =>
       index === 0
-        ? new OrderStateConflict(order.orderId, 'PENDING', typeof old?.['status'] === 'string' ? old['status'] : undefined)
+        ? new OrderStateConflict(
+            order.orderId,
+            'PENDING',
+            typeof old?.['status'] === 'string' ? old['status'] : undefined,
+          )
         : new OrderStateConflict(order.orderId, 'a live slot reservation', 'none'),
   });
 }

@@ -26,7 +26,12 @@ export function useCoupon(deps: CouponDeps, order: StepInput) {
           UpdateExpression: 'SET #status = :used, usedByOrderId = :orderId, usedAt = :now',
           ConditionExpression: 'attribute_exists(pk) AND #status = :available AND expiresAt > :now',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':used': 'USED', ':available': 'AVAILABLE', ':orderId': order.orderId, ':now': now },
+          ExpressionAttributeValues: {
+            ':used': 'USED',
+            ':available': 'AVAILABLE',
+            ':orderId': order.orderId,
+            ':now': now,
+          },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       },
@@ -36,7 +41,10 @@ export function useCoupon(deps: CouponDeps, order: StepInput) {
     refusal: (_i, old) => {
       if (!old) return new CouponNotFound(order.userId, couponId);
       if (old['status'] !== 'AVAILABLE') {
-        return new CouponAlreadyUsed(couponId, typeof old['usedByOrderId'] === 'string' ? old['usedByOrderId'] : undefined);
+        return new CouponAlreadyUsed(
+          couponId,
+          typeof old['usedByOrderId'] === 'string' ? old['usedByOrderId'] : undefined,
+        );
       }
       return new CouponExpired(couponId, String(old['expiresAt']));
     },
@@ -59,7 +67,12 @@ export function restoreCoupon(deps: CouponDeps, order: StepInput) {
           UpdateExpression: 'SET #status = :available, restoredAt = :now REMOVE usedByOrderId, usedAt',
           ConditionExpression: '#status = :used AND usedByOrderId = :orderId',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':available': 'AVAILABLE', ':used': 'USED', ':orderId': order.orderId, ':now': now },
+          ExpressionAttributeValues: {
+            ':available': 'AVAILABLE',
+            ':used': 'USED',
+            ':orderId': order.orderId,
+            ':now': now,
+          },
         },
       },
     ],

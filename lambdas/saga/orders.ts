@@ -27,7 +27,9 @@ export async function createOrder(deps: OrderDeps, input: NewOrder): Promise<{ o
   const [item, coupon] = await Promise.all([
     deps.ddb.send(new GetCommand({ TableName: deps.tables.CATALOG_TABLE, Key: keys.item(input.itemId) })),
     input.couponId
-      ? deps.ddb.send(new GetCommand({ TableName: deps.tables.COUPONS_TABLE, Key: keys.coupon(input.userId, input.couponId) }))
+      ? deps.ddb.send(
+          new GetCommand({ TableName: deps.tables.COUPONS_TABLE, Key: keys.coupon(input.userId, input.couponId) }),
+        )
       : Promise.resolve(undefined),
   ]);
   if (!item.Item) throw new ItemNotFound(input.itemId);

@@ -68,7 +68,9 @@ async function finish(
                 'SET #status = :status, failedStep = :failedStep, reason = :reason, reasonDetail = :detail, updatedAt = :now' +
                 (input.compensation ? ', compensationStep = :cstep, compensationError = :cerr' : '') +
                 // FAILED leaves the reconciler's index; COMPENSATION_FAILED is retried from now on.
-                (status === 'FAILED' ? ' REMOVE gsi1pk, gsi1sk' : ', gsi1pk = :gpk, gsi1sk = :now, compensationAttempts = :zero'),
+                (status === 'FAILED'
+                  ? ' REMOVE gsi1pk, gsi1sk'
+                  : ', gsi1pk = :gpk, gsi1sk = :now, compensationAttempts = :zero'),
               ConditionExpression: '#status = :pending',
               ExpressionAttributeNames: { '#status': 'status' },
               ExpressionAttributeValues: {
@@ -97,7 +99,13 @@ async function finish(
     // Either a duplicate invocation (already marked: replay) or the order is in another state.
     const order = await getOrder(deps, input.orderId);
     if (order.status === status) {
-      return { orderId: input.orderId, status, failedStep: order.failedStep ?? failedStep, reason: order.reason ?? reason, replayed: true };
+      return {
+        orderId: input.orderId,
+        status,
+        failedStep: order.failedStep ?? failedStep,
+        reason: order.reason ?? reason,
+        replayed: true,
+      };
     }
     throw new OrderStateConflict(input.orderId, 'PENDING', order.status);
   }
@@ -119,30 +127,31 @@ export async function resolveCompensationFailed(deps: OutcomeDeps, order: Order)
   const now = isoNow(deps);
   try {
     await deps.ddb.send(
-    new TransactWriteCommand({
-      TransactItems: [
-        {
-          Update: {
-            TableName: deps.tables.ORDERS_TABLE,
-            Key: keys.order(order.orderId),
-            UpdateExpression: 'SET #status = :failed, updatedAt = :now, compensationResolvedAt = :now REMOVE gsi1pk, gsi1sk',
-            ConditionExpression: '#status = :stuck',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':failed': 'FAILED', ':stuck': 'COMPENSATION_FAILED', ':now': now },
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: deps.tables.ORDERS_TABLE,
+              Key: keys.order(order.orderId),
+              UpdateExpression:
+                'SET #status = :failed, updatedAt = :now, compensationResolvedAt = :now REMOVE gsi1pk, gsi1sk',
+              ConditionExpression: '#status = :stuck',
+              ExpressionAttributeNames: { '#status': 'status' },
+              ExpressionAttributeValues: { ':failed': 'FAILED', ':stuck': 'COMPENSATION_FAILED', ':now': now },
+            },
           },
-        },
-        outboxPut(
-          deps.tables.ORDERS_TABLE,
-          outboxEvent('ORDER_FAILED', order, now, {
-            failedStep: order.failedStep ?? null,
-            reason: order.reason ?? null,
-            totalAmount: order.totalAmount,
-            resolvedBy: 'reconciler',
-          }),
-        ),
-      ],
-    }),
-  );
+          outboxPut(
+            deps.tables.ORDERS_TABLE,
+            outboxEvent('ORDER_FAILED', order, now, {
+              failedStep: order.failedStep ?? null,
+              reason: order.reason ?? null,
+              totalAmount: order.totalAmount,
+              resolvedBy: 'reconciler',
+            }),
+          ),
+        ],
+      }),
+    );
     return true;
   } catch (err) {
     // Another reconciler run resolved it first.
@@ -161,23 +170,24 @@ export async function postponeCompensationRetry(
   const attempts = order.compensationAttempts ?? 0;
   try {
     await deps.ddb.send(
-    new UpdateCommand({
-      TableName: deps.tables.ORDERS_TABLE,
-      Key: keys.order(order.orderId),
-      UpdateExpression: 'SET compensationAttempts = :next, gsi1sk = :at, compensationError = :error, updatedAt = :now',
-      // Another reconciler that got here first already postponed it.
-      ConditionExpression: '#status = :stuck AND compensationAttempts = :attempts',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: {
-        ':stuck': 'COMPENSATION_FAILED',
-        ':attempts': attempts,
-        ':next': attempts + 1,
-        ':at': nextAttemptAt,
-        ':error': error,
-        ':now': isoNow(deps),
-      },
-    }),
-  );
+      new UpdateCommand({
+        TableName: deps.tables.ORDERS_TABLE,
+        Key: keys.order(order.orderId),
+        UpdateExpression:
+          'SET compensationAttempts = :next, gsi1sk = :at, compensationError = :error, updatedAt = :now',
+        // Another reconciler that got here first already postponed it.
+        ConditionExpression: '#status = :stuck AND compensationAttempts = :attempts',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':stuck': 'COMPENSATION_FAILED',
+          ':attempts': attempts,
+          ':next': attempts + 1,
+          ':at': nextAttemptAt,
+          ':error': error,
+          ':now': isoNow(deps),
+        },
+      }),
+    );
     return true;
   } catch (err) {
     if (err instanceof Error && err.name === 'ConditionalCheckFailedException') return false;

@@ -15,7 +15,8 @@ export type PaymentDeps = Deps<'PAYMENTS_TABLE' | 'ORDERS_TABLE'> & { provider: 
  */
 export async function chargePayment(deps: PaymentDeps, order: StepInput): Promise<StepOutcome> {
   const existing = await readStepRecord(deps.ddb, deps.tables.ORDERS_TABLE, order.orderId, 'ChargePayment');
-  if (existing?.status === 'COMMITTED') return { step: 'ChargePayment', status: 'COMMITTED', effect: existing.effect, replayed: true };
+  if (existing?.status === 'COMMITTED')
+    return { step: 'ChargePayment', status: 'COMMITTED', effect: existing.effect, replayed: true };
   if (existing?.status === 'DECLINED') throw new PaymentDeclined(order.orderId, String(existing.effect['declineCode']));
   // Fenced or compensated: the saga gave up on this step; never charge.
   if (existing) throw new StepFenced(order.orderId, 'ChargePayment', existing.status);
@@ -86,7 +87,11 @@ export async function chargePayment(deps: PaymentDeps, order: StepInput): Promis
     if (err instanceof StepFenced) {
       // RefundPayment fenced this step while the charge was in flight: the money we just took
       // belongs to nobody, give it back before reporting the fence.
-      await deps.provider.refund({ idempotencyKey: paymentKeys.refund(order.orderId), chargeIdempotencyKey: chargeKey, orderId: order.orderId });
+      await deps.provider.refund({
+        idempotencyKey: paymentKeys.refund(order.orderId),
+        chargeIdempotencyKey: chargeKey,
+        orderId: order.orderId,
+      });
     }
     throw err;
   }

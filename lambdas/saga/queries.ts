@@ -77,7 +77,9 @@ const toItem = (i: Record<string, unknown>): ItemView => ({
 });
 
 export async function getItem(deps: Deps<'CATALOG_TABLE'>, itemId: string): Promise<ItemView | undefined> {
-  const { Item } = await deps.ddb.send(new GetCommand({ TableName: deps.tables.CATALOG_TABLE, Key: keys.item(itemId) }));
+  const { Item } = await deps.ddb.send(
+    new GetCommand({ TableName: deps.tables.CATALOG_TABLE, Key: keys.item(itemId) }),
+  );
   return Item ? toItem(Item) : undefined;
 }
 
@@ -109,9 +111,14 @@ export interface MeView {
   coupons: { couponId: string; discount: number; status: string; expiresAt: string }[];
 }
 
-export async function me(deps: Deps<'ACCOUNTS_TABLE' | 'INVENTORY_TABLE' | 'COUPONS_TABLE'>, userId: string): Promise<MeView> {
+export async function me(
+  deps: Deps<'ACCOUNTS_TABLE' | 'INVENTORY_TABLE' | 'COUPONS_TABLE'>,
+  userId: string,
+): Promise<MeView> {
   const [account, inventory, coupons] = await Promise.all([
-    deps.ddb.send(new GetCommand({ TableName: deps.tables.ACCOUNTS_TABLE, Key: keys.account(userId), ConsistentRead: true })),
+    deps.ddb.send(
+      new GetCommand({ TableName: deps.tables.ACCOUNTS_TABLE, Key: keys.account(userId), ConsistentRead: true }),
+    ),
     queryUser(deps, deps.tables.INVENTORY_TABLE, userId),
     queryUser(deps, deps.tables.COUPONS_TABLE, userId),
   ]);

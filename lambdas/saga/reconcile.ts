@@ -7,7 +7,13 @@ import { completeOrder, fenceCompleteOrder } from './completion.js';
 import { restoreCoupon } from './coupon.js';
 import type { Deps } from './deps.js';
 import { executionInput } from './orders.js';
-import { getOrder, markCompensationFailed, markOrderFailed, postponeCompensationRetry, resolveCompensationFailed } from './outcome.js';
+import {
+  getOrder,
+  markCompensationFailed,
+  markOrderFailed,
+  postponeCompensationRetry,
+  resolveCompensationFailed,
+} from './outcome.js';
 import { refundPayment, type PaymentDeps } from './payment.js';
 import { releaseInventorySlots } from './slots.js';
 import { restoreStock } from './stock.js';
@@ -37,7 +43,12 @@ export interface ReconcileOutcome {
 }
 
 /** `force`: an operator asked for this order now — a COMPENSATION_FAILED retry does not wait for its backoff. */
-export async function reconcileOrder(deps: ReconcileDeps, orderId: string, policy: ReconcilePolicy, force = false): Promise<ReconcileOutcome> {
+export async function reconcileOrder(
+  deps: ReconcileDeps,
+  orderId: string,
+  policy: ReconcilePolicy,
+  force = false,
+): Promise<ReconcileOutcome> {
   const order = (await getOrder(deps, orderId)) as Order & { gsi1sk?: string };
   const now = deps.clock();
   if (order.status === 'PENDING') {
@@ -46,7 +57,8 @@ export async function reconcileOrder(deps: ReconcileDeps, orderId: string, polic
     return resolveStuckPending(deps, order, policy);
   }
   if (order.status === 'COMPENSATION_FAILED') {
-    if (!force && order.gsi1sk && order.gsi1sk > now.toISOString()) return { orderId, action: 'SKIPPED', detail: 'retry not due' };
+    if (!force && order.gsi1sk && order.gsi1sk > now.toISOString())
+      return { orderId, action: 'SKIPPED', detail: 'retry not due' };
     return retryCompensations(deps, order, policy);
   }
   return { orderId, action: 'SKIPPED', detail: `already ${order.status}` };
@@ -57,7 +69,11 @@ function stepsOf(order: Order): ForwardStep[] {
   return FORWARD_STEPS.filter((s) => s !== 'UseCoupon' || order.couponId !== undefined);
 }
 
-async function resolveStuckPending(deps: ReconcileDeps, order: Order, policy: ReconcilePolicy): Promise<ReconcileOutcome> {
+async function resolveStuckPending(
+  deps: ReconcileDeps,
+  order: Order,
+  policy: ReconcilePolicy,
+): Promise<ReconcileOutcome> {
   const input = executionInput(order);
   const statuses = new Map<ForwardStep, string | undefined>();
   for (const step of stepsOf(order)) {
@@ -82,28 +98,67 @@ async function resolveStuckPending(deps: ReconcileDeps, order: Order, policy: Re
   // A recorded decline is the real reason; otherwise the execution died somewhere after `stalled`.
   const failure =
     statuses.get(stalled) === 'DECLINED'
-      ? { step: stalled, error: { Error: 'PaymentDeclined', Cause: 'Declined by the payment provider; the execution died while compensating' } }
-      : { step: stalled, error: { Error: 'TIMED_OUT', Cause: `PENDING for more than ${policy.pendingTtlSeconds} s without a live execution` } };
+      ? {
+          step: stalled,
+          error: {
+            Error: 'PaymentDeclined',
+            Cause: 'Declined by the payment provider; the execution died while compensating',
+          },
+        }
+      : {
+          step: stalled,
+          error: {
+            Error: 'TIMED_OUT',
+            Cause: `PENDING for more than ${policy.pendingTtlSeconds} s without a live execution`,
+          },
+        };
   if (compensation.error) {
-    await markCompensationFailed(deps, { ...input, failure, compensation: { step: compensation.error.step, error: { Error: compensation.error.name } } });
-    return { orderId: order.orderId, action: 'COMPENSATION_FAILED', detail: `${compensation.error.step}: ${compensation.error.name}` };
+    await markCompensationFailed(deps, {
+      ...input,
+      failure,
+      compensation: { step: compensation.error.step, error: { Error: compensation.error.name } },
+    });
+    return {
+      orderId: order.orderId,
+      action: 'COMPENSATION_FAILED',
+      detail: `${compensation.error.step}: ${compensation.error.name}`,
+    };
   }
   const outcome = await markOrderFailed(deps, { ...input, failure });
-  return { orderId: order.orderId, action: outcome.replayed ? 'SKIPPED' : 'FAILED', detail: `${stalled}: ${failure.error.Error}` };
+  return {
+    orderId: order.orderId,
+    action: outcome.replayed ? 'SKIPPED' : 'FAILED',
+    detail: `${stalled}: ${failure.error.Error}`,
+  };
 }
 
-async function retryCompensations(deps: ReconcileDeps, order: Order, policy: ReconcilePolicy): Promise<ReconcileOutcome> {
+async function retryCompensations(
+  deps: ReconcileDeps,
+  order: Order,
+  policy: ReconcilePolicy,
+): Promise<ReconcileOutcome> {
   const compensation = await compensateAll(deps, executionInput(order));
   if (!compensation.error) {
     const resolved = await resolveCompensationFailed(deps, order);
-    return resolved ? { orderId: order.orderId, action: 'RESOLVED' } : { orderId: order.orderId, action: 'SKIPPED', detail: 'resolved by another run' };
+    return resolved
+      ? { orderId: order.orderId, action: 'RESOLVED' }
+      : { orderId: order.orderId, action: 'SKIPPED', detail: 'resolved by another run' };
   }
   const attempts = order.compensationAttempts ?? 0;
   const delay = Math.min(policy.retryBaseSeconds * 2 ** attempts, policy.retryMaxSeconds);
   const next = new Date(deps.clock().getTime() + delay * 1000).toISOString();
-  const postponed = await postponeCompensationRetry(deps, order, next, `${compensation.error.step}: ${compensation.error.name}`);
+  const postponed = await postponeCompensationRetry(
+    deps,
+    order,
+    next,
+    `${compensation.error.step}: ${compensation.error.name}`,
+  );
   if (!postponed) return { orderId: order.orderId, action: 'SKIPPED', detail: 'handled by another run' };
-  return { orderId: order.orderId, action: 'POSTPONED', detail: `${compensation.error.step} failed again; next attempt ${next}` };
+  return {
+    orderId: order.orderId,
+    action: 'POSTPONED',
+    detail: `${compensation.error.step} failed again; next attempt ${next}`,
+  };
 }
 
 /**
@@ -119,7 +174,9 @@ async function compensateAll(
     ['RefundPayment', () => refundPayment(deps, input)],
     ['RestoreStock', () => restoreStock(deps, input)],
     ['ReleaseInventorySlots', () => releaseInventorySlots(deps, input)],
-    ...(input.couponId ? ([['RestoreCoupon', () => restoreCoupon(deps, input)]] as [string, () => Promise<unknown>][]) : []),
+    ...(input.couponId
+      ? ([['RestoreCoupon', () => restoreCoupon(deps, input)]] as [string, () => Promise<unknown>][])
+      : []),
     ['RefundBalance', () => refundBalance(deps, input)],
   ];
   for (const [step, run] of chain) {

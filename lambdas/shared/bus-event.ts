@@ -72,7 +72,11 @@ export const EventBridgeEnvelope = z
 export const PAYLOADS = {
   ORDER_COMPLETED: z.object({ itemId: Id, quantity: Quantity, totalAmount: Amount }).loose(),
   ORDER_FAILED: z
-    .object({ failedStep: z.string().min(1).max(128), reason: z.string().min(1).max(256), totalAmount: Amount.optional() })
+    .object({
+      failedStep: z.string().min(1).max(128),
+      reason: z.string().min(1).max(256),
+      totalAmount: Amount.optional(),
+    })
     .loose(),
   PAYMENT_PROCESSED: z.object({ paymentAmount: Amount, paymentMethod: z.string().min(1).optional() }).loose(),
 } as const;
@@ -100,12 +104,17 @@ function issues(error: z.ZodError): string {
  * the detail, that detail-type and detail.type agree, that the type is one of `types`, and the
  * payload of that type.
  */
-export function parseBusEvent<T extends ConsumedType>(consumer: string, types: readonly T[], input: unknown): BusEvent<T> {
+export function parseBusEvent<T extends ConsumedType>(
+  consumer: string,
+  types: readonly T[],
+  input: unknown,
+): BusEvent<T> {
   const envelope = EventBridgeEnvelope.safeParse(input);
   if (!envelope.success) throw new InvalidEvent(`${consumer}: not an EventBridge event: ${issues(envelope.error)}`);
   const { source } = envelope.data;
   const detailType = envelope.data['detail-type'];
-  if (source !== EVENT_SOURCE) throw new InvalidEvent(`${consumer}: unexpected source '${source}' (expected ${EVENT_SOURCE})`);
+  if (source !== EVENT_SOURCE)
+    throw new InvalidEvent(`${consumer}: unexpected source '${source}' (expected ${EVENT_SOURCE})`);
   if (!(types as readonly string[]).includes(detailType)) throw new UnsupportedEventType(consumer, detailType);
 
   const detail = EventDetail.safeParse(envelope.data.detail);
@@ -115,13 +124,28 @@ export function parseBusEvent<T extends ConsumedType>(consumer: string, types: r
   }
   const type = detailType as T;
   const payload = PAYLOADS[type].safeParse(detail.data.payload);
-  if (!payload.success) throw new InvalidEvent(`${consumer}: invalid ${type} payload (event ${detail.data.eventId}): ${issues(payload.error)}`);
+  if (!payload.success)
+    throw new InvalidEvent(
+      `${consumer}: invalid ${type} payload (event ${detail.data.eventId}): ${issues(payload.error)}`,
+    );
   const { eventId, qualifier, orderId, userId, timestamp } = detail.data;
-  return { eventId, ...(qualifier ? { qualifier } : {}), orderId, userId, timestamp, type, payload: payload.data } as BusEvent<T>;
+  return {
+    eventId,
+    ...(qualifier ? { qualifier } : {}),
+    orderId,
+    userId,
+    timestamp,
+    type,
+    payload: payload.data,
+  } as BusEvent<T>;
 }
 
 /** Parses an SQS message body holding an EventBridge event (JSON), as an SQS target receives it. */
-export function parseBusEventJson<T extends ConsumedType>(consumer: string, types: readonly T[], body: string): BusEvent<T> {
+export function parseBusEventJson<T extends ConsumedType>(
+  consumer: string,
+  types: readonly T[],
+  body: string,
+): BusEvent<T> {
   let json: unknown;
   try {
     json = JSON.parse(body);

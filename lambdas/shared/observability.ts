@@ -3,7 +3,13 @@ import type { ConstructorOptions, LogLevel } from '@aws-lambda-powertools/logger
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
-import { METRICS_NAMESPACE, SAGA_METRICS, SERVICE_NAME, type MetricDimensions, type MetricName } from './metric-catalog.js';
+import {
+  METRICS_NAMESPACE,
+  SAGA_METRICS,
+  SERVICE_NAME,
+  type MetricDimensions,
+  type MetricName,
+} from './metric-catalog.js';
 
 export { METRICS_NAMESPACE, SAGA_METRICS, SERVICE_NAME, type MetricName } from './metric-catalog.js';
 
@@ -189,7 +195,9 @@ async function traceHandler<T>(tracer: Tracer, name: string, keys: InvocationKey
 }
 
 function definedKeys(keys: Record<string, string | undefined>): Record<string, string> {
-  return Object.fromEntries(Object.entries(keys).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''));
+  return Object.fromEntries(
+    Object.entries(keys).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''),
+  );
 }
 
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;

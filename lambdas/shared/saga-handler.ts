@@ -42,7 +42,12 @@ export type OutcomeMetrics<I, O> = (metrics: InvocationMetrics, input: I, outcom
  * start and end at INFO with the outcome, a refusal at WARN, any other error at ERROR — and
  * rethrown, always. Its business metrics (`metrics`) are published when it ends.
  */
-export function sagaHandler<K extends TableVar, S extends z.ZodType<{ orderId: string }>, O, X extends object = object>(options: {
+export function sagaHandler<
+  K extends TableVar,
+  S extends z.ZodType<{ orderId: string }>,
+  O,
+  X extends object = object,
+>(options: {
   name: string;
   env: NodeJS.ProcessEnv;
   tables: K[];
@@ -88,7 +93,9 @@ export function sagaHandler<K extends TableVar, S extends z.ZodType<{ orderId: s
     obs.invocation(context, invocationKeys(event), async ({ log, metrics }) => {
       const parsed = options.input.safeParse(event);
       if (!parsed.success) {
-        const error = new InvalidInput(`${options.name}: invalid input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        const error = new InvalidInput(
+          `${options.name}: invalid input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        );
         log.error('Step input refused', error);
         throw error;
       }
@@ -101,14 +108,20 @@ export function sagaHandler<K extends TableVar, S extends z.ZodType<{ orderId: s
         // A refusal is the saga working as designed (the ASL catches it and compensates), and
         // so is the CompleteOrder fence finding the order completed; anything else is an
         // incident. Either way the error goes on to Step Functions.
-        if (err instanceof BusinessRefusal || err instanceof OrderAlreadyCompleted) log.warn('Step refused', { step: options.name, reason: err.name, detail: err.message });
+        if (err instanceof BusinessRefusal || err instanceof OrderAlreadyCompleted)
+          log.warn('Step refused', { step: options.name, reason: err.name, detail: err.message });
         else log.error('Step failed', { step: options.name, error: err instanceof Error ? err : String(err) });
         throw err;
       }
       const replayed = !marker.ran || isReplay(outcome);
       if (replayed) metrics.count('IdempotentReplay', { source: options.name });
       else options.metrics?.(metrics, parsed.data, outcome, deps.clock());
-      log.info('Step finished', { step: options.name, outcome, replayed, ...(marker.ran ? {} : { replayedFrom: 'idempotency-store' }) });
+      log.info('Step finished', {
+        step: options.name,
+        outcome,
+        replayed,
+        ...(marker.ran ? {} : { replayedFrom: 'idempotency-store' }),
+      });
       return outcome;
     });
 }
@@ -126,6 +139,7 @@ function isReplay(outcome: unknown): boolean {
 function invocationKeys(event: unknown): { orderId?: string; correlationId?: string } {
   if (typeof event !== 'object' || event === null) return {};
   const orderId = 'orderId' in event && typeof event.orderId === 'string' ? event.orderId.slice(0, 128) : undefined;
-  const correlationId = 'correlationId' in event && typeof event.correlationId === 'string' ? event.correlationId.slice(0, 128) : orderId;
+  const correlationId =
+    'correlationId' in event && typeof event.correlationId === 'string' ? event.correlationId.slice(0, 128) : orderId;
   return { ...(orderId ? { orderId } : {}), ...(correlationId ? { correlationId } : {}) };
 }

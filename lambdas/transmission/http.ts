@@ -1,4 +1,11 @@
-import { ExternalEndpointTimeout, ExternalEndpointUnavailable, TransmissionRejected, type ExternalEndpoint, type Transmission, type TransmissionReceipt } from './port.js';
+import {
+  ExternalEndpointTimeout,
+  ExternalEndpointUnavailable,
+  TransmissionRejected,
+  type ExternalEndpoint,
+  type Transmission,
+  type TransmissionReceipt,
+} from './port.js';
 
 /**
  * The external endpoint over HTTP: `POST <url>` with `Idempotency-Key: <eventId>` and the
@@ -28,7 +35,11 @@ export class HttpExternalEndpoint implements ExternalEndpoint {
       // The signal also bounds reading the body: a response that stalls mid-way is a timeout too.
       const response = await this.fetch(this.options.url, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': transmission.eventId },
+        headers: {
+          'Content-Type': 'application/json',
+          Accept: 'application/json',
+          'Idempotency-Key': transmission.eventId,
+        },
         body: JSON.stringify(transmission),
         redirect: 'manual',
         signal: AbortSignal.timeout(this.options.timeoutMs),

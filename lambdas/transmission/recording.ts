@@ -55,7 +55,13 @@ export class RecordingExternalEndpoint implements ExternalEndpoint {
 }
 
 /** The recorded transmission of an event, if any (tests, the local stack, debugging). */
-export async function readTransmission(ddb: DynamoDBDocumentClient, table: string, eventId: string): Promise<RecordedTransmission | undefined> {
-  const { Item } = await ddb.send(new GetCommand({ TableName: table, Key: keys.transmission(eventId), ConsistentRead: true }));
+export async function readTransmission(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  eventId: string,
+): Promise<RecordedTransmission | undefined> {
+  const { Item } = await ddb.send(
+    new GetCommand({ TableName: table, Key: keys.transmission(eventId), ConsistentRead: true }),
+  );
   return Item ? RecordedTransmission.parse(Item) : undefined;
 }

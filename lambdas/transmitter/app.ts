@@ -44,7 +44,12 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: TransmitterOver
   const ddb = overrides.ddb ?? documentClient(obs.traced(new DynamoDBClient({})));
   const clock = overrides.clock ?? (() => new Date());
   const endpoint = externalEndpointFromEnv(env, { ddb, table: tables.NOTIFICATIONS_TABLE, clock }, overrides.fetch);
-  const deliveries = new DeliveryStore({ ddb, table: tables.NOTIFICATIONS_TABLE, consumer: TRANSMITTER_CONSUMER, clock });
+  const deliveries = new DeliveryStore({
+    ddb,
+    table: tables.NOTIFICATIONS_TABLE,
+    consumer: TRANSMITTER_CONSUMER,
+    clock,
+  });
   const deps = { endpoint, deliveries };
 
   return (event: unknown, context?: Context): Promise<SQSBatchResponse> =>
@@ -52,7 +57,9 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: TransmitterOver
       const batch = SqsEvent.safeParse(event);
       if (!batch.success) {
         // Not an SQS batch at all: nothing to report per record.
-        const error = new InvalidEvent(`Transmitter: not an SQS event: ${batch.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        const error = new InvalidEvent(
+          `Transmitter: not an SQS event: ${batch.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        );
         log.error('Not an SQS event', { error });
         throw error;
       }
@@ -102,7 +109,8 @@ function report(log: Logger, messageId: string, eventId: string | undefined, err
   const error = err instanceof Error ? err : new Error(String(err));
   const details = { messageId, ...(eventId ? { eventId } : {}), error };
   // Retrying these cannot help: they are redelivered until maxReceiveCount, then sit in the DLQ.
-  const permanent = err instanceof TransmissionRejected || err instanceof InvalidEvent || err instanceof UnsupportedEventType;
+  const permanent =
+    err instanceof TransmissionRejected || err instanceof InvalidEvent || err instanceof UnsupportedEventType;
   if (permanent) log.error('Transmission cannot succeed; the message will end in the DLQ', details);
   else log.warn('Transmission failed; the message will be redelivered', details);
 }

@@ -23,11 +23,18 @@ function startNpm(env: NodeJS.ProcessEnv, command = 'npm', args = ['start']) {
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.once('exit', (code, signal) => r({ code, signal })),
+  );
   return { child, exited, output: () => output };
 }
 
-async function waitFor(pattern: RegExp, output: () => string, exited: Promise<unknown>, ms: number): Promise<RegExpExecArray> {
+async function waitFor(
+  pattern: RegExp,
+  output: () => string,
+  exited: Promise<unknown>,
+  ms: number,
+): Promise<RegExpExecArray> {
   const deadline = Date.now() + ms;
   let done = false;
   void exited.then(() => (done = true));
@@ -40,37 +47,52 @@ async function waitFor(pattern: RegExp, output: () => string, exited: Promise<un
 }
 
 describe('npm start', () => {
-  it('serves the system on PORT, completes a purchase over HTTP, and Ctrl-C leaves no Java behind', { timeout: 120_000 }, async () => {
-    const port = await freePort();
-    const before = dynamoDbLocalPids();
-    const app = startNpm({ ...process.env, PORT: String(port) });
-    try {
-      const ready = await waitFor(/ready at (http:\/\/localhost:\d+) .*token for alice: (\S+) .*try: curl/, app.output, app.exited, 90_000);
-      expect(ready[1]).toBe(`http://localhost:${port}`);
-      expect([...dynamoDbLocalPids()].filter((p) => !before.has(p))).toHaveLength(1);
+  it(
+    'serves the system on PORT, completes a purchase over HTTP, and Ctrl-C leaves no Java behind',
+    { timeout: 120_000 },
+    async () => {
+      const port = await freePort();
+      const before = dynamoDbLocalPids();
+      const app = startNpm({ ...process.env, PORT: String(port) });
+      try {
+        const ready = await waitFor(
+          /ready at (http:\/\/localhost:\d+) .*token for alice: (\S+) .*try: curl/,
+          app.output,
+          app.exited,
+          90_000,
+        );
+        expect(ready[1]).toBe(`http://localhost:${port}`);
+        expect([...dynamoDbLocalPids()].filter((p) => !before.has(p))).toHaveLength(1);
 
-      const res = await fetch(`${ready[1]}/orders`, {
-        method: 'POST',
-        headers: { Authorization: `Bearer ${ready[2]}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'npm-start-test-1' },
-        body: JSON.stringify({ itemId: 'sword', quantity: 1, couponId: 'WELCOME' }),
-      });
-      expect(res.status).toBe(201);
-      expect(await res.json()).toMatchObject({ status: 'COMPLETED', userId: 'alice', totalAmount: 2_000 });
-    } finally {
-      // What Ctrl-C in a terminal does: SIGINT to the whole foreground process group.
-      if (app.child.pid) process.kill(-app.child.pid, 'SIGINT');
-    }
-    // npm itself ends by the signal; the app ran its shutdown and exited cleanly.
-    const { code, signal } = await app.exited;
-    expect(code === 0 || signal === 'SIGINT').toBe(true);
-    await waitFor(/SIGINT: stopping/, app.output, Promise.resolve(), 1_000);
-    await new Promise((r) => setTimeout(r, 500));
-    expect([...dynamoDbLocalPids()].filter((p) => !before.has(p))).toEqual([]);
-  });
+        const res = await fetch(`${ready[1]}/orders`, {
+          method: 'POST',
+          headers: {
+            Authorization: `Bearer ${ready[2]}`,
+            'Content-Type': 'application/json',
+            'Idempotency-Key': 'npm-start-test-1',
+          },
+          body: JSON.stringify({ itemId: 'sword', quantity: 1, couponId: 'WELCOME' }),
+        });
+        expect(res.status).toBe(201);
+        expect(await res.json()).toMatchObject({ status: 'COMPLETED', userId: 'alice', totalAmount: 2_000 });
+      } finally {
+        // What Ctrl-C in a terminal does: SIGINT to the whole foreground process group.
+        if (app.child.pid) process.kill(-app.child.pid, 'SIGINT');
+      }
+      // npm itself ends by the signal; the app ran its shutdown and exited cleanly.
+      const { code, signal } = await app.exited;
+      expect(code === 0 || signal === 'SIGINT').toBe(true);
+      await waitFor(/SIGINT: stopping/, app.output, Promise.resolve(), 1_000);
+      await new Promise((r) => setTimeout(r, 500));
+      expect([...dynamoDbLocalPids()].filter((p) => !before.has(p))).toEqual([]);
+    },
+  );
 
   it('exits non-zero with a clear message when the port is busy', { timeout: 60_000 }, async () => {
     const blocker = createServer();
-    const port = await new Promise<number>((r) => blocker.listen(0, '127.0.0.1', () => r((blocker.address() as { port: number }).port)));
+    const port = await new Promise<number>((r) =>
+      blocker.listen(0, '127.0.0.1', () => r((blocker.address() as { port: number }).port)),
+    );
     try {
       const app = startNpm({ ...process.env, PORT: String(port) });
       expect((await app.exited).code).not.toBe(0);
@@ -85,7 +107,10 @@ describe('npm start', () => {
     const bin = mkdtempSync(join(tmpdir(), 'no-java-'));
     symlinkSync(process.execPath, join(bin, 'node'));
     const tsx = join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-    const app = startNpm({ ...process.env, PATH: bin, PORT: String(await freePort()) }, join(bin, 'node'), [tsx, 'local/start.ts']);
+    const app = startNpm({ ...process.env, PATH: bin, PORT: String(await freePort()) }, join(bin, 'node'), [
+      tsx,
+      'local/start.ts',
+    ]);
     expect((await app.exited).code).toBe(1);
     expect(app.output()).toContain('Cannot start: DynamoDB Local needs Java 17');
   });

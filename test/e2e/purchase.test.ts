@@ -25,7 +25,11 @@ describe(`E2E (${process.env['E2E_TARGET'] ?? 'local'})`, () => {
   let alice: string;
   let poor: string;
 
-  async function http(method: string, path: string, opts: { token?: string; key?: string; body?: unknown } = {}): Promise<Answer> {
+  async function http(
+    method: string,
+    path: string,
+    opts: { token?: string; key?: string; body?: unknown } = {},
+  ): Promise<Answer> {
     const headers: Record<string, string> = {};
     if (opts.token) headers['Authorization'] = `Bearer ${opts.token}`;
     if (opts.key) headers['Idempotency-Key'] = opts.key;
@@ -59,14 +63,35 @@ describe(`E2E (${process.env['E2E_TARGET'] ?? 'local'})`, () => {
 
   beforeAll(async () => {
     target = await e2eTarget();
-    [admin, alice, poor] = await Promise.all([target.token(id('admin'), true), target.token(id('alice')), target.token(id('poor'))]);
+    [admin, alice, poor] = await Promise.all([
+      target.token(id('admin'), true),
+      target.token(id('alice')),
+      target.token(id('poor')),
+    ]);
     const setup = [
-      await http('POST', '/admin/items', { token: admin, body: { itemId: ITEM, name: 'E2E sword', price: 3_000, stock: 20 } }),
-      await http('POST', '/admin/items', { token: admin, body: { itemId: RARE, name: 'E2E rare', price: 1_000, stock: 1 } }),
-      await http('POST', `/admin/users/${id('alice')}/top-ups`, { token: admin, key: `${run}-alice`, body: { amount: 50_000 } }),
+      await http('POST', '/admin/items', {
+        token: admin,
+        body: { itemId: ITEM, name: 'E2E sword', price: 3_000, stock: 20 },
+      }),
+      await http('POST', '/admin/items', {
+        token: admin,
+        body: { itemId: RARE, name: 'E2E rare', price: 1_000, stock: 1 },
+      }),
+      await http('POST', `/admin/users/${id('alice')}/top-ups`, {
+        token: admin,
+        key: `${run}-alice`,
+        body: { amount: 50_000 },
+      }),
       await http('PUT', `/admin/users/${id('alice')}/slots`, { token: admin, body: { capacity: 5 } }),
-      await http('POST', `/admin/users/${id('alice')}/coupons`, { token: admin, body: { couponId: 'E2E', discount: 500, expiresAt: '2099-01-01T00:00:00Z' } }),
-      await http('POST', `/admin/users/${id('poor')}/top-ups`, { token: admin, key: `${run}-poor`, body: { amount: 100 } }),
+      await http('POST', `/admin/users/${id('alice')}/coupons`, {
+        token: admin,
+        body: { couponId: 'E2E', discount: 500, expiresAt: '2099-01-01T00:00:00Z' },
+      }),
+      await http('POST', `/admin/users/${id('poor')}/top-ups`, {
+        token: admin,
+        key: `${run}-poor`,
+        body: { amount: 100 },
+      }),
       await http('PUT', `/admin/users/${id('poor')}/slots`, { token: admin, body: { capacity: 5 } }),
     ];
     expect(setup.map((s) => s.status)).toEqual([201, 201, 200, 200, 201, 200, 200]);
@@ -80,7 +105,9 @@ describe(`E2E (${process.env['E2E_TARGET'] ?? 'local'})`, () => {
 
     const order = await http('GET', `/orders/${String(final['orderId'])}`, { token: alice });
     // NOTIFICATION_SENT joins the timeline whenever the notifier gets to the events (asynchronous).
-    expect((order.json['events'] as { type: string }[]).map((e) => e.type).filter((t) => t !== 'NOTIFICATION_SENT')).toEqual([
+    expect(
+      (order.json['events'] as { type: string }[]).map((e) => e.type).filter((t) => t !== 'NOTIFICATION_SENT'),
+    ).toEqual([
       'ORDER_CREATED',
       'PAYMENT_RESERVED',
       'COUPON_USED',
@@ -90,7 +117,11 @@ describe(`E2E (${process.env['E2E_TARGET'] ?? 'local'})`, () => {
       'ORDER_COMPLETED',
     ]);
     const me = await http('GET', '/me', { token: alice });
-    expect(me.json).toMatchObject({ balance: 50_000 - 5_500, slots: { capacity: 5, used: 2, free: 3 }, items: [{ itemId: ITEM, quantity: 2 }] });
+    expect(me.json).toMatchObject({
+      balance: 50_000 - 5_500,
+      slots: { capacity: 5, used: 2, free: 3 },
+      items: [{ itemId: ITEM, quantity: 2 }],
+    });
   });
 
   it('replays a request with the same Idempotency-Key byte for byte, and refuses another body with 422', async () => {
@@ -108,25 +139,32 @@ describe(`E2E (${process.env['E2E_TARGET'] ?? 'local'})`, () => {
     ['poor', { quantity: 1 }, 402, 'DeductBalance', 'InsufficientBalance'],
     ['alice', { quantity: 1, couponId: 'NONE' }, 422, 'UseCoupon', 'CouponNotFound'],
     ['alice', { quantity: 10 }, 409, 'ReserveInventorySlots', 'InventoryFull'],
-  ] as const)('refuses for %s %j with %i, failedStep and reason, and rolls back', async (user, body, status, failedStep, reason) => {
-    const token = user === 'poor' ? poor : alice;
-    const before = await http('GET', '/me', { token });
-    const { first, final } = await purchase(token, { itemId: ITEM, ...body });
-    if (first.status === 202) expect(final).toMatchObject({ status: 'FAILED', failedStep, reason });
-    else {
-      expect(first.status).toBe(status);
-      expect(first.headers.get('content-type')).toBe('application/problem+json');
-      expect(first.json).toMatchObject({ status, failedStep, reason });
-    }
-    const after = await http('GET', '/me', { token });
-    expect(after.json).toEqual(before.json);
-  });
+  ] as const)(
+    'refuses for %s %j with %i, failedStep and reason, and rolls back',
+    async (user, body, status, failedStep, reason) => {
+      const token = user === 'poor' ? poor : alice;
+      const before = await http('GET', '/me', { token });
+      const { first, final } = await purchase(token, { itemId: ITEM, ...body });
+      if (first.status === 202) expect(final).toMatchObject({ status: 'FAILED', failedStep, reason });
+      else {
+        expect(first.status).toBe(status);
+        expect(first.headers.get('content-type')).toBe('application/problem+json');
+        expect(first.json).toMatchObject({ status, failedStep, reason });
+      }
+      const after = await http('GET', '/me', { token });
+      expect(after.json).toEqual(before.json);
+    },
+  );
 
   it('sells the last item once: the second buyer gets 409 out-of-stock', async () => {
     const a = await purchase(alice, { itemId: RARE, quantity: 1 });
     const b = await purchase(alice, { itemId: RARE, quantity: 1 });
     expect(a.final).toMatchObject({ status: 'COMPLETED' });
-    expect(b.final).toMatchObject(b.first.status === 202 ? { status: 'FAILED', reason: 'OutOfStock' } : { failedStep: 'ReserveStock', reason: 'OutOfStock' });
+    expect(b.final).toMatchObject(
+      b.first.status === 202
+        ? { status: 'FAILED', reason: 'OutOfStock' }
+        : { failedStep: 'ReserveStock', reason: 'OutOfStock' },
+    );
     const item = await http('GET', `/items/${RARE}`, { token: alice });
     expect(item.json['stock']).toBe(0);
   });
@@ -146,7 +184,10 @@ describe(`E2E (${process.env['E2E_TARGET'] ?? 'local'})`, () => {
   it('answers 401 without or with a bad token, 403 on admin routes for users, 404 for unknown routes', async () => {
     expect((await http('GET', '/me')).status).toBe(401);
     expect((await http('GET', '/me', { token: `${alice}x` })).status).toBe(401);
-    const forbidden = await http('POST', '/admin/items', { token: alice, body: { itemId: id('x'), name: 'x', price: 1, stock: 1 } });
+    const forbidden = await http('POST', '/admin/items', {
+      token: alice,
+      body: { itemId: id('x'), name: 'x', price: 1, stock: 1 },
+    });
     expect(forbidden.status).toBe(403);
     expect(forbidden.headers.get('content-type')).toBe('application/problem+json');
     expect((await http('GET', '/nowhere', { token: alice })).status).toBe(404);

@@ -37,13 +37,18 @@ const Outputs = z.record(
 export async function e2eTarget(): Promise<Target> {
   const name = z.enum(['local', 'localstack', 'aws']).parse(process.env['E2E_TARGET'] ?? 'local');
   if (name === 'local') {
-    const system = await startLocalSystem({ port: await freePort(), dynamoEndpoint: inject('dynamoEndpoint'), tablePrefix: `e2e${Date.now()}-` });
+    const system = await startLocalSystem({
+      port: await freePort(),
+      dynamoEndpoint: inject('dynamoEndpoint'),
+      tablePrefix: `e2e${Date.now()}-`,
+    });
     const tables = system.saga.tables;
     return {
       name,
       apiUrl: system.url,
       token: (userId, admin) => mintDevToken({ userId, admin: admin ?? false }),
-      scriptProvider: (orderId, script) => scriptPaymentProvider(system.saga.ddb, tables.PAYMENTS_TABLE, orderId, script),
+      scriptProvider: (orderId, script) =>
+        scriptPaymentProvider(system.saga.ddb, tables.PAYMENTS_TABLE, orderId, script),
       close: () => system.stop(),
     };
   }
@@ -55,7 +60,8 @@ export async function e2eTarget(): Promise<Target> {
   const ddb = documentClient();
   let secret: Promise<string> | undefined;
   const signingKey = () => {
-    if (!outputs.JwtSecretArn) throw new Error('The stack verifies RS256 tokens from your issuer: set E2E_TOKEN_<USER> yourself');
+    if (!outputs.JwtSecretArn)
+      throw new Error('The stack verifies RS256 tokens from your issuer: set E2E_TOKEN_<USER> yourself');
     secret ??= secretsClient()
       .send(new GetSecretValueCommand({ SecretId: outputs.JwtSecretArn }))
       .then((s) => s.SecretString ?? '');

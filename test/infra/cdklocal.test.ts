@@ -18,10 +18,14 @@ describe('LocalStack: cdklocal', () => {
       stdio: 'pipe',
       env: { ...process.env, CI: 'true' },
     });
-    const template = JSON.parse(readFileSync(join(out, 'PurchaseSaga.template.json'), 'utf8')) as { Resources: Record<string, { Type: string }> };
+    const template = JSON.parse(readFileSync(join(out, 'PurchaseSaga.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string }>;
+    };
     const types = Object.values(template.Resources).map((r) => r.Type);
     // Saga, edge, reconciler and event functions: every one bundles.
-    expect(types.filter((t) => t === 'AWS::Lambda::Function').length).toBe(SAGA_FUNCTIONS.length + EDGE_FUNCTIONS.length + 1 + EVENT_FUNCTIONS.length);
+    expect(types.filter((t) => t === 'AWS::Lambda::Function').length).toBe(
+      SAGA_FUNCTIONS.length + EDGE_FUNCTIONS.length + 1 + EVENT_FUNCTIONS.length,
+    );
     expect(types).toContain('AWS::StepFunctions::StateMachine');
     expect(types).toContain('AWS::ApiGateway::RestApi');
     expect(existsSync(join(out, 'PurchaseSaga.assets.json'))).toBe(true);

@@ -6,7 +6,15 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EVENT_FUNCTIONS, EVENT_SOURCE, NOTIFIED_EVENTS, SOURCE_METADATA, TABLE_ENV, TRANSMITTED_EVENTS, type TableId } from '../../infra/catalog.js';
+import {
+  EVENT_FUNCTIONS,
+  EVENT_SOURCE,
+  NOTIFIED_EVENTS,
+  SOURCE_METADATA,
+  TABLE_ENV,
+  TRANSMITTED_EVENTS,
+  type TableId,
+} from '../../infra/catalog.js';
 import { EventsPipeline } from '../../infra/events.js';
 import { PurchaseSagaStack, REPO_ROOT } from '../../infra/stack.js';
 import { asArray, render } from '../support/cfn.js';
@@ -71,24 +79,36 @@ class Synth {
       ...this.of('AWS::IAM::Policy')
         .filter(([, p]) => (p.Roles as unknown[]).some((r) => render(r) === `\${${roleId}}`))
         .flatMap(([, p]) => (p.PolicyDocument as { Statement: Statement[] }).Statement),
-      ...((this.props(roleId).Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]).flatMap((p) => p.PolicyDocument.Statement),
+      ...((this.props(roleId).Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]).flatMap(
+        (p) => p.PolicyDocument.Statement,
+      ),
     ];
     const out: string[] = [];
     for (const st of statements) {
       expect(st.Effect, JSON.stringify(st)).toBe('Allow');
       expect(st.Condition, JSON.stringify(st)).toBeUndefined();
-      for (const a of asArray(st.Action ?? [])) for (const r of asArray(st.Resource ?? [])) out.push(`${a} on ${render(r)}`);
+      for (const a of asArray(st.Action ?? []))
+        for (const r of asArray(st.Resource ?? [])) out.push(`${a} on ${render(r)}`);
     }
     return out.sort();
   }
 
   queue(name: 'PublisherDlq' | 'NotifierDlq' | 'TransmissionQueue' | 'TransmissionDlq'): string {
-    const q = { PublisherDlq: this.pipeline.publisherDlq, NotifierDlq: this.pipeline.notifierDlq, TransmissionQueue: this.pipeline.transmissionQueue, TransmissionDlq: this.pipeline.transmissionDlq }[name];
+    const q = {
+      PublisherDlq: this.pipeline.publisherDlq,
+      NotifierDlq: this.pipeline.notifierDlq,
+      TransmissionQueue: this.pipeline.transmissionQueue,
+      TransmissionDlq: this.pipeline.transmissionDlq,
+    }[name];
     return this.id(q);
   }
 
   rule(detailTypes: readonly string[]): Record<string, unknown> {
-    const rules = this.of('AWS::Events::Rule').filter(([, p]) => JSON.stringify((p.EventPattern as Record<string, unknown> | undefined)?.['detail-type']) === JSON.stringify(detailTypes));
+    const rules = this.of('AWS::Events::Rule').filter(
+      ([, p]) =>
+        JSON.stringify((p.EventPattern as Record<string, unknown> | undefined)?.['detail-type']) ===
+        JSON.stringify(detailTypes),
+    );
     expect(rules, detailTypes.join()).toHaveLength(1);
     return rules[0]?.[1] ?? {};
   }
@@ -113,7 +133,9 @@ function synthConstruct(props: { topic?: boolean; externalEndpointUrl?: string }
       sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
       ...(stream ? { stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES } : {}),
     });
-  const tables = Object.fromEntries((Object.keys(TABLE_ENV) as TableId[]).map((t) => [t, table(t, t === 'Orders')])) as Record<TableId, dynamodb.Table>;
+  const tables = Object.fromEntries(
+    (Object.keys(TABLE_ENV) as TableId[]).map((t) => [t, table(t, t === 'Orders')]),
+  ) as Record<TableId, dynamodb.Table>;
   const pipeline = new EventsPipeline(stack, 'Events', {
     tables,
     lambdaFunction: (spec) =>
@@ -159,7 +181,8 @@ describe('Stack: EventsPipeline', () => {
       expect(existsSync(join(REPO_ROOT, 'lambdas', f.dir, 'handler.ts')), f.dir).toBe(true);
       expect(r?.Properties?.['Runtime'], f.id).toBe('nodejs22.x');
     }
-    const env = (fnId: 'Publisher' | 'Notifier' | 'Transmitter') => (s.props(s.fn(fnId)).Environment as { Variables: Record<string, unknown> }).Variables;
+    const env = (fnId: 'Publisher' | 'Notifier' | 'Transmitter') =>
+      (s.props(s.fn(fnId)).Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env('Publisher')).toEqual({ ...BASE_ENV, EVENT_BUS_NAME: { Ref: bus } });
     expect(env('Notifier')).toEqual({
       ...BASE_ENV,
@@ -167,11 +190,18 @@ describe('Stack: EventsPipeline', () => {
       NOTIFICATIONS_TABLE: { Ref: notifications },
       ORDERS_TABLE: { Ref: orders },
     });
-    expect(env('Transmitter')).toEqual({ ...BASE_ENV, EXTERNAL_TIMEOUT_MS: '5000', TRANSMISSION_MODE: 'recording', NOTIFICATIONS_TABLE: { Ref: notifications } });
+    expect(env('Transmitter')).toEqual({
+      ...BASE_ENV,
+      EXTERNAL_TIMEOUT_MS: '5000',
+      TRANSMISSION_MODE: 'recording',
+      NOTIFICATIONS_TABLE: { Ref: notifications },
+    });
   });
 
   it('feeds the Publisher from the Orders stream: outbox inserts only, batches of 100, bisect, 10 retries, partial failures, DLQ', () => {
-    const mappings = s.of('AWS::Lambda::EventSourceMapping').filter(([, p]) => render(p.FunctionName) === `\${${s.fn('Publisher')}}`);
+    const mappings = s
+      .of('AWS::Lambda::EventSourceMapping')
+      .filter(([, p]) => render(p.FunctionName) === `\${${s.fn('Publisher')}}`);
     expect(mappings).toHaveLength(1);
     const m = mappings[0]?.[1] ?? {};
     expect(m.EventSourceArn).toEqual({ 'Fn::GetAtt': [orders, 'StreamArn'] });
@@ -184,7 +214,9 @@ describe('Stack: EventsPipeline', () => {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [s.queue('PublisherDlq'), 'Arn'] } } },
     });
-    const filters = (m.FilterCriteria as { Filters: { Pattern: string }[] }).Filters.map((f) => JSON.parse(f.Pattern) as unknown);
+    const filters = (m.FilterCriteria as { Filters: { Pattern: string }[] }).Filters.map(
+      (f) => JSON.parse(f.Pattern) as unknown,
+    );
     expect(filters).toEqual([{ eventName: ['INSERT'], dynamodb: { Keys: { sk: { S: [{ prefix: 'EVENT#' }] } } } }]);
   });
 
@@ -212,8 +244,12 @@ describe('Stack: EventsPipeline', () => {
     ]);
     // Only this rule may invoke the Notifier.
     const ruleId = s.of('AWS::Events::Rule').find(([, p]) => p === rule)?.[0];
-    const permissions = s.of('AWS::Lambda::Permission').filter(([, p]) => render(p.FunctionName) === `\${${s.fn('Notifier')}.Arn}`);
-    expect(permissions.map(([, p]) => [p.Principal, render(p.SourceArn)])).toEqual([['events.amazonaws.com', `\${${ruleId}.Arn}`]]);
+    const permissions = s
+      .of('AWS::Lambda::Permission')
+      .filter(([, p]) => render(p.FunctionName) === `\${${s.fn('Notifier')}.Arn}`);
+    expect(permissions.map(([, p]) => [p.Principal, render(p.SourceArn)])).toEqual([
+      ['events.amazonaws.com', `\${${ruleId}.Arn}`],
+    ]);
   });
 
   it('sends TRANSMITTED_EVENTS to the TransmissionQueue, which feeds the Transmitter (batches of 10, partial failures) and redrives to its DLQ after 5 receives', () => {
@@ -221,14 +257,21 @@ describe('Stack: EventsPipeline', () => {
     const ruleId = s.of('AWS::Events::Rule').find(([, p]) => p === rule)?.[0];
     expect(rule.EventBusName).toEqual({ Ref: bus });
     expect(rule.EventPattern).toEqual({ source: [EVENT_SOURCE], 'detail-type': [...TRANSMITTED_EVENTS] });
-    expect(rule.Targets).toEqual([{ Id: expect.any(String), Arn: { 'Fn::GetAtt': [s.queue('TransmissionQueue'), 'Arn'] } }]);
+    expect(rule.Targets).toEqual([
+      { Id: expect.any(String), Arn: { 'Fn::GetAtt': [s.queue('TransmissionQueue'), 'Arn'] } },
+    ]);
 
     const queue = s.props(s.queue('TransmissionQueue'));
     const transmitterTimeout = s.props(s.fn('Transmitter')).Timeout as number;
     expect(queue.VisibilityTimeout).toBe(6 * transmitterTimeout);
-    expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [s.queue('TransmissionDlq'), 'Arn'] }, maxReceiveCount: 5 });
+    expect(queue.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [s.queue('TransmissionDlq'), 'Arn'] },
+      maxReceiveCount: 5,
+    });
 
-    const mappings = s.of('AWS::Lambda::EventSourceMapping').filter(([, p]) => render(p.FunctionName) === `\${${s.fn('Transmitter')}}`);
+    const mappings = s
+      .of('AWS::Lambda::EventSourceMapping')
+      .filter(([, p]) => render(p.FunctionName) === `\${${s.fn('Transmitter')}}`);
     expect(mappings.map(([, p]) => p)).toEqual([
       {
         FunctionName: { Ref: s.fn('Transmitter') },
@@ -238,8 +281,12 @@ describe('Stack: EventsPipeline', () => {
       },
     ]);
     // EventBridge may send to the queue, for this rule only.
-    const policy = s.of('AWS::SQS::QueuePolicy').find(([, p]) => render((p.Queues as unknown[])[0]) === `\${${s.queue('TransmissionQueue')}}`)?.[1];
-    const allow = ((policy?.PolicyDocument as { Statement: Statement[] }).Statement ?? []).filter((st) => st.Effect === 'Allow');
+    const policy = s
+      .of('AWS::SQS::QueuePolicy')
+      .find(([, p]) => render((p.Queues as unknown[])[0]) === `\${${s.queue('TransmissionQueue')}}`)?.[1];
+    const allow = ((policy?.PolicyDocument as { Statement: Statement[] }).Statement ?? []).filter(
+      (st) => st.Effect === 'Allow',
+    );
     expect(allow).toHaveLength(1);
     expect(allow[0]?.Principal).toEqual({ Service: 'events.amazonaws.com' });
     expect(asArray(allow[0]?.Action ?? [])).toContain('sqs:SendMessage');
@@ -251,7 +298,9 @@ describe('Stack: EventsPipeline', () => {
     expect(queues).toHaveLength(4);
     for (const [id, q] of queues) {
       expect(q.SqsManagedSseEnabled, id).toBe(true);
-      const policy = s.of('AWS::SQS::QueuePolicy').find(([, p]) => render((p.Queues as unknown[])[0]) === `\${${id}}`)?.[1];
+      const policy = s
+        .of('AWS::SQS::QueuePolicy')
+        .find(([, p]) => render((p.Queues as unknown[])[0]) === `\${${id}}`)?.[1];
       const statements = (policy?.PolicyDocument as { Statement: Statement[] } | undefined)?.Statement ?? [];
       expect(statements, id).toContainEqual({
         Action: 'sqs:*',
@@ -261,13 +310,16 @@ describe('Stack: EventsPipeline', () => {
         Condition: { Bool: { 'aws:SecureTransport': 'false' } },
       });
     }
-    for (const dlq of ['PublisherDlq', 'NotifierDlq', 'TransmissionDlq'] as const) expect(s.props(s.queue(dlq)).MessageRetentionPeriod, dlq).toBe(14 * 24 * 3600);
+    for (const dlq of ['PublisherDlq', 'NotifierDlq', 'TransmissionDlq'] as const)
+      expect(s.props(s.queue(dlq)).MessageRetentionPeriod, dlq).toBe(14 * 24 * 3600);
   });
 
   it('alarms on any visible message in each dead-letter queue (1 datapoint of 1 minute), notifying the alarm topic when it fires and clears', () => {
     const alarms = s.of('AWS::CloudWatch::Alarm').filter(([, a]) => a.Namespace === 'AWS/SQS');
     const dlqs = (['PublisherDlq', 'NotifierDlq', 'TransmissionDlq'] as const).map((d) => s.queue(d));
-    expect(alarms.map(([, a]) => render((a.Dimensions as { Value: unknown }[])[0]?.Value)).sort()).toEqual(dlqs.map((d) => `\${${d}.QueueName}`).sort());
+    expect(alarms.map(([, a]) => render((a.Dimensions as { Value: unknown }[])[0]?.Value)).sort()).toEqual(
+      dlqs.map((d) => `\${${d}.QueueName}`).sort(),
+    );
     // The stack's Monitoring adds its topic to the pipeline's own alarms (no second alarm per queue).
     const topics = s.of('AWS::SNS::Topic').map(([id]) => id);
     expect(topics).toHaveLength(1);
@@ -307,7 +359,9 @@ describe('Stack: EventsPipeline', () => {
         `events:PutEvents on \${${bus}.Arn}`,
         'dynamodb:ListStreams on *',
         ...['DescribeStream', 'GetRecords', 'GetShardIterator'].map((a) => `dynamodb:${a} on \${${orders}.StreamArn}`),
-        ...['SendMessage', 'GetQueueAttributes', 'GetQueueUrl'].map((a) => `sqs:${a} on \${${s.queue('PublisherDlq')}.Arn}`),
+        ...['SendMessage', 'GetQueueAttributes', 'GetQueueUrl'].map(
+          (a) => `sqs:${a} on \${${s.queue('PublisherDlq')}.Arn}`,
+        ),
       ].sort(),
     );
   });
@@ -318,7 +372,9 @@ describe('Stack: EventsPipeline', () => {
         ...XRAY,
         ...['GetItem', 'PutItem', 'UpdateItem'].map((a) => `dynamodb:${a} on \${${notifications}.Arn}`),
         `dynamodb:PutItem on \${${orders}.Arn}`,
-        ...['SendMessage', 'GetQueueAttributes', 'GetQueueUrl'].map((a) => `sqs:${a} on \${${s.queue('NotifierDlq')}.Arn}`),
+        ...['SendMessage', 'GetQueueAttributes', 'GetQueueUrl'].map(
+          (a) => `sqs:${a} on \${${s.queue('NotifierDlq')}.Arn}`,
+        ),
       ].sort(),
     );
   });
@@ -341,7 +397,10 @@ describe('Stack: EventsPipeline', () => {
       const roles = (p.Roles as unknown[]).map(render);
       const text = JSON.stringify(p.PolicyDocument);
       if (text.includes('events:PutEvents') || /"sqs:/.test(text)) {
-        expect(roles.every((r) => own.has(r.slice(2, -1))), roles.join()).toBe(true);
+        expect(
+          roles.every((r) => own.has(r.slice(2, -1))),
+          roles.join(),
+        ).toBe(true);
       }
     }
   });
@@ -353,7 +412,11 @@ describe('Stack: EventsPipeline', () => {
       const env = (bare.props(bare.fn('Notifier')).Environment as { Variables: Record<string, unknown> }).Variables;
       expect(env).toMatchObject({ NOTIFICATION_SENDER: 'sns', NOTIFICATION_TOPIC_ARN: { Ref: topic } });
       expect(bare.grants('Notifier')).toContain(`sns:Publish on \${${topic}}`);
-      expect(synthConstruct().grants('Notifier').filter((g) => g.startsWith('sns:'))).toEqual([]);
+      expect(
+        synthConstruct()
+          .grants('Notifier')
+          .filter((g) => g.startsWith('sns:')),
+      ).toEqual([]);
     });
 
     it('posts transmissions to the external endpoint when given one, and refuses a URL that is not http(s)', () => {
@@ -367,9 +430,20 @@ describe('Stack: EventsPipeline', () => {
       const app = new App();
       const stack = new Stack(app, 'NoStream');
       const tables = Object.fromEntries(
-        (Object.keys(TABLE_ENV) as TableId[]).map((t) => [t, new dynamodb.Table(stack, t, { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } })]),
+        (Object.keys(TABLE_ENV) as TableId[]).map((t) => [
+          t,
+          new dynamodb.Table(stack, t, { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } }),
+        ]),
       ) as Record<TableId, dynamodb.Table>;
-      expect(() => new EventsPipeline(stack, 'Events', { tables, lambdaFunction: () => { throw new Error('not reached'); } })).toThrow(/stream/);
+      expect(
+        () =>
+          new EventsPipeline(stack, 'Events', {
+            tables,
+            lambdaFunction: () => {
+              throw new Error('not reached');
+            },
+          }),
+      ).toThrow(/stream/);
     });
   });
 });

@@ -7,7 +7,13 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EDGE_FUNCTIONS, EVENT_FUNCTIONS, RECONCILER_FUNCTION, SAGA_FUNCTIONS } from '../../infra/catalog.js';
-import { API_5XX_MIN_REQUESTS, ERRORS_ARE_OUTCOMES, LATENCY_P99_THRESHOLD_MS, NO_ERRORS_ALARM, businessRefusals } from '../../infra/monitoring.js';
+import {
+  API_5XX_MIN_REQUESTS,
+  ERRORS_ARE_OUTCOMES,
+  LATENCY_P99_THRESHOLD_MS,
+  NO_ERRORS_ALARM,
+  businessRefusals,
+} from '../../infra/monitoring.js';
 import { ASL_PATH, PurchaseSagaStack, REPO_ROOT, type PurchaseSagaStackProps } from '../../infra/stack.js';
 import { METRICS_NAMESPACE, SAGA_METRICS, SERVICE_NAME } from '../../lambdas/shared/metric-catalog.js';
 import { asArray, render } from '../support/cfn.js';
@@ -33,7 +39,11 @@ interface MetricQuery {
   Expression?: string;
   Period?: number;
   ReturnData?: boolean;
-  MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions?: Dimension[] }; Period: number; Stat: string };
+  MetricStat?: {
+    Metric: { Namespace: string; MetricName: string; Dimensions?: Dimension[] };
+    Period: number;
+    Stat: string;
+  };
 }
 interface Statement {
   Sid?: string;
@@ -43,11 +53,22 @@ interface Statement {
   Condition?: Record<string, Record<string, unknown>>;
 }
 
-const dims = (ds: Dimension[] | undefined): Record<string, string> => Object.fromEntries((ds ?? []).map((d) => [d.Name, render(d.Value)]));
+const dims = (ds: Dimension[] | undefined): Record<string, string> =>
+  Object.fromEntries((ds ?? []).map((d) => [d.Name, render(d.Value)]));
 
 const STACK_NAME = 'MonitoringTestSaga';
-const ALL_FUNCTION_IDS = [...SAGA_FUNCTIONS, ...EDGE_FUNCTIONS, RECONCILER_FUNCTION, ...EVENT_FUNCTIONS].map((f) => f.id).sort();
-const REFUSALS = ['CouponAlreadyUsed', 'CouponExpired', 'CouponNotFound', 'InsufficientBalance', 'InventoryFull', 'OutOfStock', 'PaymentDeclined'];
+const ALL_FUNCTION_IDS = [...SAGA_FUNCTIONS, ...EDGE_FUNCTIONS, RECONCILER_FUNCTION, ...EVENT_FUNCTIONS]
+  .map((f) => f.id)
+  .sort();
+const REFUSALS = [
+  'CouponAlreadyUsed',
+  'CouponExpired',
+  'CouponNotFound',
+  'InsufficientBalance',
+  'InventoryFull',
+  'OutOfStock',
+  'PaymentDeclined',
+];
 
 class Synth {
   readonly json: CfnTemplate;
@@ -83,7 +104,8 @@ class Synth {
   }
 
   fn(fnId: string): string {
-    const fn = this.stack.node.tryFindChild(`${fnId}Function`) ?? this.stack.events.node.tryFindChild(`${fnId}Function`);
+    const fn =
+      this.stack.node.tryFindChild(`${fnId}Function`) ?? this.stack.events.node.tryFindChild(`${fnId}Function`);
     if (!fn) throw new Error(`no ${fnId}Function`);
     return this.id(fn);
   }
@@ -97,7 +119,13 @@ function synth(props: PurchaseSagaStackProps = {}): Synth {
 
 /** A single-metric alarm's metric, period, statistic and dimensions. */
 function single(a: Record<string, unknown>) {
-  return { namespace: a.Namespace, metricName: a.MetricName, period: a.Period, statistic: a.Statistic ?? a.ExtendedStatistic, dimensions: dims(a.Dimensions as Dimension[]) };
+  return {
+    namespace: a.Namespace,
+    metricName: a.MetricName,
+    period: a.Period,
+    statistic: a.Statistic ?? a.ExtendedStatistic,
+    dimensions: dims(a.Dimensions as Dimension[]),
+  };
 }
 
 /** A math alarm's expression and its metrics by id. */
@@ -110,10 +138,24 @@ function math(a: Record<string, unknown>) {
       .filter((q) => q.MetricStat)
       .map((q) => {
         const m = q.MetricStat!;
-        return [q.Id, { namespace: m.Metric.Namespace, metricName: m.Metric.MetricName, period: m.Period, statistic: m.Stat, dimensions: dims(m.Metric.Dimensions) }];
+        return [
+          q.Id,
+          {
+            namespace: m.Metric.Namespace,
+            metricName: m.Metric.MetricName,
+            period: m.Period,
+            statistic: m.Stat,
+            dimensions: dims(m.Metric.Dimensions),
+          },
+        ];
       }),
   );
-  return { expression: expressions[0]?.Expression, period: expressions[0]?.Period, returnData: expressions[0]?.ReturnData, metrics };
+  return {
+    expression: expressions[0]?.Expression,
+    period: expressions[0]?.Period,
+    returnData: expressions[0]?.ReturnData,
+    metrics,
+  };
 }
 
 describe('Monitoring: alarms, topic and dashboard', () => {
@@ -128,7 +170,7 @@ describe('Monitoring: alarms, topic and dashboard', () => {
 
   // ---- The topic -------------------------------------------------------------------------------
 
-  it('creates one alarm topic, encrypted with a rotated customer managed key that only this stack\'s alarms may use, TLS only', () => {
+  it("creates one alarm topic, encrypted with a rotated customer managed key that only this stack's alarms may use, TLS only", () => {
     const topics = s.of('AWS::SNS::Topic');
     expect(topics.map(([id]) => id)).toEqual([s.topic]);
     const topic = s.props(s.topic);
@@ -138,17 +180,26 @@ describe('Monitoring: alarms, topic and dashboard', () => {
     expect(key.EnableKeyRotation).toBe(true);
     const alarmArns = `arn:\${AWS::Partition}:cloudwatch:\${AWS::Region}:\${AWS::AccountId}:alarm:${STACK_NAME}-*`;
     const keyStatements = (key.KeyPolicy as { Statement: Statement[] }).Statement;
-    const cwKey = keyStatements.filter((st) => JSON.stringify(st.Principal) === JSON.stringify({ Service: 'cloudwatch.amazonaws.com' }));
+    const cwKey = keyStatements.filter(
+      (st) => JSON.stringify(st.Principal) === JSON.stringify({ Service: 'cloudwatch.amazonaws.com' }),
+    );
     expect(cwKey).toHaveLength(1);
     expect(asArray(cwKey[0]?.Action ?? []).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
     expect(render(cwKey[0]?.Condition?.['ArnLike']?.['aws:SourceArn'])).toBe(alarmArns);
     expect(cwKey[0]?.Condition?.['StringEquals']?.['aws:SourceAccount']).toEqual({ Ref: 'AWS::AccountId' });
 
-    const policies = s.of('AWS::SNS::TopicPolicy').filter(([, p]) => (p.Topics as unknown[]).some((t) => render(t) === `\${${s.topic}}`));
+    const policies = s
+      .of('AWS::SNS::TopicPolicy')
+      .filter(([, p]) => (p.Topics as unknown[]).some((t) => render(t) === `\${${s.topic}}`));
     expect(policies).toHaveLength(1);
     const statements = (policies[0]?.[1].PolicyDocument as { Statement: Statement[] }).Statement;
     expect(statements).toContainEqual(
-      expect.objectContaining({ Effect: 'Deny', Action: 'sns:Publish', Principal: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      expect.objectContaining({
+        Effect: 'Deny',
+        Action: 'sns:Publish',
+        Principal: '*',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
     );
     const cwTopic = statements.filter((st) => st.Effect === 'Allow');
     expect(cwTopic).toHaveLength(1);
@@ -161,38 +212,64 @@ describe('Monitoring: alarms, topic and dashboard', () => {
     expect(s.of('AWS::SNS::Subscription')).toEqual([]);
     const subs = withEmail.of('AWS::SNS::Subscription');
     expect(subs).toHaveLength(1);
-    expect(subs[0]?.[1]).toEqual({ Protocol: 'email', Endpoint: 'oncall@example.com', TopicArn: { Ref: withEmail.topic } });
+    expect(subs[0]?.[1]).toEqual({
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+      TopicArn: { Ref: withEmail.topic },
+    });
     for (const bad of ['oncall', 'oncall@example', 'on call@example.com', '@example.com']) {
       expect(() => synth({ alarmEmail: bad }), bad).toThrow(/alarmEmail must be an e-mail address/);
     }
   });
 
-  it('reads alarmEmail (validated), apiReservedConcurrency and apiGatewayCloudWatchRole from the CDK context in infra/app.ts', { timeout: 120_000 }, () => {
-    const run = (context: Record<string, unknown>) => {
-      const outdir = mkdtempSync(join(tmpdir(), 'saga-app-'));
-      try {
-        const result = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'infra', 'app.ts')], {
-          cwd: REPO_ROOT,
-          encoding: 'utf8',
-          env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [], ...context }) },
-        });
-        const file = readdirSync(outdir).find((f) => f.endsWith('.template.json'));
-        return { status: result.status, stderr: result.stderr, template: file ? (JSON.parse(readFileSync(join(outdir, file), 'utf8')) as CfnTemplate) : undefined };
-      } finally {
-        rmSync(outdir, { recursive: true, force: true });
-      }
-    };
-    const bad = run({ alarmEmail: 'not-an-address' });
-    expect(bad.status).not.toBe(0);
-    expect(bad.stderr).toMatch(/context 'alarmEmail' must be an e-mail address/);
+  it(
+    'reads alarmEmail (validated), apiReservedConcurrency and apiGatewayCloudWatchRole from the CDK context in infra/app.ts',
+    { timeout: 120_000 },
+    () => {
+      const run = (context: Record<string, unknown>) => {
+        const outdir = mkdtempSync(join(tmpdir(), 'saga-app-'));
+        try {
+          const result = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'infra', 'app.ts')], {
+            cwd: REPO_ROOT,
+            encoding: 'utf8',
+            env: {
+              ...process.env,
+              CDK_OUTDIR: outdir,
+              CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [], ...context }),
+            },
+          });
+          const file = readdirSync(outdir).find((f) => f.endsWith('.template.json'));
+          return {
+            status: result.status,
+            stderr: result.stderr,
+            template: file ? (JSON.parse(readFileSync(join(outdir, file), 'utf8')) as CfnTemplate) : undefined,
+          };
+        } finally {
+          rmSync(outdir, { recursive: true, force: true });
+        }
+      };
+      const bad = run({ alarmEmail: 'not-an-address' });
+      expect(bad.status).not.toBe(0);
+      expect(bad.stderr).toMatch(/context 'alarmEmail' must be an e-mail address/);
 
-    const good = run({ alarmEmail: 'oncall@example.com', apiReservedConcurrency: '100', apiGatewayCloudWatchRole: 'false' });
-    expect(good.status, good.stderr).toBe(0);
-    const resources = Object.values(good.template?.Resources ?? {});
-    expect(resources.filter((r) => r.Type === 'AWS::SNS::Subscription').map((r) => r.Properties?.Endpoint)).toEqual(['oncall@example.com']);
-    expect(resources.filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties?.ReservedConcurrentExecutions === 100)).toHaveLength(1);
-    expect(resources.filter((r) => r.Type === 'AWS::ApiGateway::Account')).toEqual([]);
-  });
+      const good = run({
+        alarmEmail: 'oncall@example.com',
+        apiReservedConcurrency: '100',
+        apiGatewayCloudWatchRole: 'false',
+      });
+      expect(good.status, good.stderr).toBe(0);
+      const resources = Object.values(good.template?.Resources ?? {});
+      expect(resources.filter((r) => r.Type === 'AWS::SNS::Subscription').map((r) => r.Properties?.Endpoint)).toEqual([
+        'oncall@example.com',
+      ]);
+      expect(
+        resources.filter(
+          (r) => r.Type === 'AWS::Lambda::Function' && r.Properties?.ReservedConcurrentExecutions === 100,
+        ),
+      ).toHaveLength(1);
+      expect(resources.filter((r) => r.Type === 'AWS::ApiGateway::Account')).toEqual([]);
+    },
+  );
 
   // ---- Alarms ----------------------------------------------------------------------------------
 
@@ -233,7 +310,13 @@ describe('Monitoring: alarms, topic and dashboard', () => {
       ['StateMachine-ExecutionsTimedOut', 'ExecutionsTimedOut'],
     ] as const) {
       const a = s.alarm(name);
-      expect(single(a), name).toEqual({ namespace: 'AWS/States', metricName, period: 300, statistic: 'Sum', dimensions: { StateMachineArn: `\${${sm}}` } });
+      expect(single(a), name).toEqual({
+        namespace: 'AWS/States',
+        metricName,
+        period: 300,
+        statistic: 'Sum',
+        dimensions: { StateMachineArn: `\${${sm}}` },
+      });
       expect(a).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1 });
     }
   });
@@ -243,7 +326,13 @@ describe('Monitoring: alarms, topic and dashboard', () => {
     const m = math(a);
     expect(m.expression).toBe('FILL(sagaFailed, 0) + FILL(reconcilerFailed, 0)');
     expect(m.metrics).toEqual({
-      sagaFailed: { namespace: METRICS_NAMESPACE, metricName: 'CompensationFailed', period: 300, statistic: 'Sum', dimensions: { service: SERVICE_NAME } },
+      sagaFailed: {
+        namespace: METRICS_NAMESPACE,
+        metricName: 'CompensationFailed',
+        period: 300,
+        statistic: 'Sum',
+        dimensions: { service: SERVICE_NAME },
+      },
       reconcilerFailed: {
         namespace: METRICS_NAMESPACE,
         metricName: 'ReconcilerActions',
@@ -264,14 +353,24 @@ describe('Monitoring: alarms, topic and dashboard', () => {
       statistic: 'Sum',
       dimensions: { service: SERVICE_NAME, action: 'POSTPONED' },
     });
-    expect(a).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 5, DatapointsToAlarm: 1, TreatMissingData: 'notBreaching' });
+    expect(a).toMatchObject({
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 5,
+      DatapointsToAlarm: 1,
+      TreatMissingData: 'notBreaching',
+    });
     expect((a.Period as number) * (a.EvaluationPeriods as number)).toBeGreaterThan(3_600 + 60);
   });
 
   it('alarms on every dead-letter queue once (the EventsPipeline alarms, with the topic)', () => {
     for (const q of ['PublisherDlq', 'NotifierDlq', 'TransmissionDlq'] as const) {
       const a = s.alarm(`${q}-NotEmpty`);
-      const queue = { PublisherDlq: s.stack.events.publisherDlq, NotifierDlq: s.stack.events.notifierDlq, TransmissionDlq: s.stack.events.transmissionDlq }[q];
+      const queue = {
+        PublisherDlq: s.stack.events.publisherDlq,
+        NotifierDlq: s.stack.events.notifierDlq,
+        TransmissionDlq: s.stack.events.transmissionDlq,
+      }[q];
       expect(single(a), q).toEqual({
         namespace: 'AWS/SQS',
         metricName: 'ApproximateNumberOfMessagesVisible',
@@ -306,16 +405,31 @@ describe('Monitoring: alarms, topic and dashboard', () => {
         ['Errors', !NO_ERRORS_ALARM.includes(fnId)],
       ];
       for (const [metricName, alarmed] of metrics) {
-        const found = s.of('AWS::CloudWatch::Alarm').filter(([, a]) => a.AlarmName === `${STACK_NAME}-Lambda-${fnId}-${metricName}`);
+        const found = s
+          .of('AWS::CloudWatch::Alarm')
+          .filter(([, a]) => a.AlarmName === `${STACK_NAME}-Lambda-${fnId}-${metricName}`);
         expect(found.length, `${fnId} ${metricName}`).toBe(alarmed ? 1 : 0);
         if (!alarmed) continue;
         const a = found[0]?.[1] ?? {};
-        expect(single(a), `${fnId} ${metricName}`).toEqual({ namespace: 'AWS/Lambda', metricName, period: 300, statistic: 'Sum', dimensions: { FunctionName: `\${${s.fn(fnId)}}` } });
+        expect(single(a), `${fnId} ${metricName}`).toEqual({
+          namespace: 'AWS/Lambda',
+          metricName,
+          period: 300,
+          statistic: 'Sum',
+          dimensions: { FunctionName: `\${${s.fn(fnId)}}` },
+        });
         expect(a).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1 });
       }
     }
     // The forward steps that refuse by throwing, and the authorizer (401 = a thrown Unauthorized).
-    expect([...ERRORS_ARE_OUTCOMES].sort()).toEqual(['Authorizer', 'ChargePayment', 'DeductBalance', 'ReserveInventorySlots', 'ReserveStock', 'UseCoupon']);
+    expect([...ERRORS_ARE_OUTCOMES].sort()).toEqual([
+      'Authorizer',
+      'ChargePayment',
+      'DeductBalance',
+      'ReserveInventorySlots',
+      'ReserveStock',
+      'UseCoupon',
+    ]);
     // FenceCompleteOrder's OrderAlreadyCompleted is a success path: no Errors alarm either.
     expect([...NO_ERRORS_ALARM].sort()).toEqual([...ERRORS_ARE_OUTCOMES, 'FenceCompleteOrder'].sort());
   });
@@ -352,8 +466,18 @@ describe('Monitoring: alarms, topic and dashboard', () => {
 
   it('warns when the p99 purchase latency exceeds 10 s over 15 minutes', () => {
     const a = s.alarm('PurchaseLatency-p99');
-    expect(single(a)).toEqual({ namespace: METRICS_NAMESPACE, metricName: 'PurchaseLatency', period: 900, statistic: 'p99', dimensions: { service: SERVICE_NAME } });
-    expect(a).toMatchObject({ Threshold: LATENCY_P99_THRESHOLD_MS, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1 });
+    expect(single(a)).toEqual({
+      namespace: METRICS_NAMESPACE,
+      metricName: 'PurchaseLatency',
+      period: 900,
+      statistic: 'p99',
+      dimensions: { service: SERVICE_NAME },
+    });
+    expect(a).toMatchObject({
+      Threshold: LATENCY_P99_THRESHOLD_MS,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+    });
     expect(LATENCY_P99_THRESHOLD_MS).toBe(10_000);
   });
 
@@ -366,8 +490,14 @@ describe('Monitoring: alarms, topic and dashboard', () => {
     expect(dashboard.DashboardName).toBe(`${STACK_NAME}-PurchaseFlow`);
     const body = render(dashboard.DashboardBody);
     // Plain metrics name it as "X", SEARCH expressions as MetricName=\"X\".
-    for (const metricName of Object.keys(SAGA_METRICS)) expect(body.includes(`"${metricName}"`) || body.includes(`\\"${metricName}\\"`), metricName).toBe(true);
-    for (const search of ['MetricName=\\"PurchaseFailed\\"', 'MetricName=\\"CompensationRun\\"', 'MetricName=\\"IdempotentReplay\\"', 'MetricName=\\"ReconcilerActions\\"']) {
+    for (const metricName of Object.keys(SAGA_METRICS))
+      expect(body.includes(`"${metricName}"`) || body.includes(`\\"${metricName}\\"`), metricName).toBe(true);
+    for (const search of [
+      'MetricName=\\"PurchaseFailed\\"',
+      'MetricName=\\"CompensationRun\\"',
+      'MetricName=\\"IdempotentReplay\\"',
+      'MetricName=\\"ReconcilerActions\\"',
+    ]) {
       expect(body, search).toContain(search);
     }
     for (const text of [
@@ -388,7 +518,9 @@ describe('Monitoring: alarms, topic and dashboard', () => {
     }
     for (const fnId of ALL_FUNCTION_IDS) {
       for (const metricName of ['Errors', 'Throttles', 'Duration']) {
-        expect(body, `${fnId} ${metricName}`).toContain(`"AWS/Lambda","${metricName}","FunctionName","\${${s.fn(fnId)}}"`);
+        expect(body, `${fnId} ${metricName}`).toContain(
+          `"AWS/Lambda","${metricName}","FunctionName","\${${s.fn(fnId)}}"`,
+        );
       }
     }
     for (const q of ['PublisherDlq', 'NotifierDlq', 'TransmissionDlq']) expect(body, q).toContain(`"label":"${q}"`);
@@ -435,8 +567,14 @@ describe('Monitoring: alarms, topic and dashboard', () => {
       const ref = (s.props(s.fn(fnId)).LoggingConfig as { LogGroup?: { Ref?: string } } | undefined)?.LogGroup?.Ref;
       expect(logGroupIds.has(ref ?? ''), fnId).toBe(true);
     }
-    const sm = s.props(s.id(s.stack.stateMachine)).LoggingConfiguration as { Destinations: { CloudWatchLogsLogGroup: { LogGroupArn: unknown } }[] };
-    expect(logGroupIds.has(render(sm.Destinations[0]?.CloudWatchLogsLogGroup.LogGroupArn).replace(/^\$\{(.+)\.Arn\}$/, '$1'))).toBe(true);
+    const sm = s.props(s.id(s.stack.stateMachine)).LoggingConfiguration as {
+      Destinations: { CloudWatchLogsLogGroup: { LogGroupArn: unknown } }[];
+    };
+    expect(
+      logGroupIds.has(
+        render(sm.Destinations[0]?.CloudWatchLogsLogGroup.LogGroupArn).replace(/^\$\{(.+)\.Arn\}$/, '$1'),
+      ),
+    ).toBe(true);
   });
 
   it('logs API access as JSON and API errors to retained log groups, never request data', () => {
@@ -446,11 +584,21 @@ describe('Monitoring: alarms, topic and dashboard', () => {
     const accessGroup = render(access.DestinationArn).replace(/^\$\{(.+)\.Arn\}$/, '$1');
     expect(s.json.Resources[accessGroup]?.Type).toBe('AWS::Logs::LogGroup');
     const format = JSON.parse(access.Format) as Record<string, string>;
-    expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status', authorizerError: '$context.authorizer.error' });
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      status: '$context.status',
+      authorizerError: '$context.authorizer.error',
+    });
     expect(access.Format).not.toMatch(/Authorization|\$input|requestOverride/i);
-    expect(stage.MethodSettings).toContainEqual(expect.objectContaining({ HttpMethod: '*', ResourcePath: '/*', LoggingLevel: 'ERROR', DataTraceEnabled: false }));
+    expect(stage.MethodSettings).toContainEqual(
+      expect.objectContaining({ HttpMethod: '*', ResourcePath: '/*', LoggingLevel: 'ERROR', DataTraceEnabled: false }),
+    );
     // The execution log group API Gateway writes to, created first with a retention.
-    const execution = s.of('AWS::Logs::LogGroup').filter(([, lg]) => lg.LogGroupName !== undefined && render(lg.LogGroupName).startsWith('API-Gateway-Execution-Logs_'));
+    const execution = s
+      .of('AWS::Logs::LogGroup')
+      .filter(
+        ([, lg]) => lg.LogGroupName !== undefined && render(lg.LogGroupName).startsWith('API-Gateway-Execution-Logs_'),
+      );
     expect(execution).toHaveLength(1);
     expect(render(execution[0]?.[1].LogGroupName)).toBe(`API-Gateway-Execution-Logs_\${${s.id(s.stack.api)}}/v1`);
     expect(s.json.Resources[stageId]?.DependsOn).toContain(execution[0]?.[0]);
@@ -467,6 +615,7 @@ describe('Monitoring: alarms, topic and dashboard', () => {
     // Nothing else reserves concurrency: any reservation fails to deploy on a 10-execution account.
     const reservations = s.of('AWS::Lambda::Function').filter(([, f]) => f.ReservedConcurrentExecutions !== undefined);
     expect(reservations).toEqual([]);
-    for (const bad of [0, -1, 1.5]) expect(() => synth({ apiReservedConcurrency: bad }), String(bad)).toThrow(/apiReservedConcurrency/);
+    for (const bad of [0, -1, 1.5])
+      expect(() => synth({ apiReservedConcurrency: bad }), String(bad)).toThrow(/apiReservedConcurrency/);
   });
 });

@@ -23,13 +23,16 @@ interface Statement {
   Resource?: unknown;
 }
 
-const asArray = <T,>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
 /** The project's cdk.json feature flags, minus the app options the tests set themselves. */
 function projectContext(): Record<string, unknown> {
-  const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> };
+  const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
   const context = { ...(cdkJson.context ?? {}) };
-  for (const key of ['workflowType', 'paymentProvider', 'paymentProviderUrl', 'retainData', 'stackName']) delete context[key];
+  for (const key of ['workflowType', 'paymentProvider', 'paymentProviderUrl', 'retainData', 'stackName'])
+    delete context[key];
   return context;
 }
 
@@ -54,8 +57,12 @@ function nag(props: PurchaseSagaStackProps): Nagged {
   const stack = new PurchaseSagaStack(app, 'NagPurchaseSaga', props);
   Aspects.of(stack).add(new AwsSolutionsChecks({ verbose: true }));
   const annotations = Annotations.fromStack(stack);
-  const describe = (m: { id: string; entry: { data?: unknown } }) => `${m.id}: ${String(m.entry.data).split('\n')[0] ?? ''}`;
-  const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, Resource>; Metadata?: Record<string, unknown> };
+  const describe = (m: { id: string; entry: { data?: unknown } }) =>
+    `${m.id}: ${String(m.entry.data).split('\n')[0] ?? ''}`;
+  const template = Template.fromStack(stack).toJSON() as {
+    Resources: Record<string, Resource>;
+    Metadata?: Record<string, unknown>;
+  };
   return {
     errors: annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*')).map(describe),
     warnings: annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')).map(describe),
@@ -116,7 +123,8 @@ describe('cdk-nag AwsSolutions', () => {
       const statements: [string, Statement][] = [];
       for (const [id, res] of Object.entries(r.resources)) {
         if (res.Type === 'AWS::IAM::Policy') {
-          for (const st of (res.Properties?.PolicyDocument as { Statement: Statement[] }).Statement) statements.push([id, st]);
+          for (const st of (res.Properties?.PolicyDocument as { Statement: Statement[] }).Statement)
+            statements.push([id, st]);
         }
         if (res.Type === 'AWS::IAM::Role') {
           for (const p of (res.Properties?.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]) {
@@ -127,7 +135,8 @@ describe('cdk-nag AwsSolutions', () => {
       const wildcard = statements.filter(([, st]) => st.Effect === 'Allow' && asArray(st.Resource ?? []).includes('*'));
       expect(wildcard.length, name).toBeGreaterThan(0);
       for (const [id, st] of wildcard) {
-        for (const action of asArray(st.Action ?? [])) expect(allowed.has(action), `${name} ${id}: ${action} on "*"`).toBe(true);
+        for (const action of asArray(st.Action ?? []))
+          expect(allowed.has(action), `${name} ${id}: ${action} on "*"`).toBe(true);
       }
     }
   });

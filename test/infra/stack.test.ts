@@ -71,9 +71,12 @@ function expectedTimeout(fnId: string): number {
 
 /** The project's cdk.json context (feature flags), minus the app options the tests set themselves. */
 function projectContext(): Record<string, unknown> {
-  const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> };
+  const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
   const context = { ...(cdkJson.context ?? {}) };
-  for (const key of ['workflowType', 'paymentProvider', 'paymentProviderUrl', 'retainData', 'stackName']) delete context[key];
+  for (const key of ['workflowType', 'paymentProvider', 'paymentProviderUrl', 'retainData', 'stackName'])
+    delete context[key];
   return context;
 }
 
@@ -96,8 +99,12 @@ function synth(props: PurchaseSagaStackProps = {}): Synth {
   const app = new App({ context: { ...projectContext(), 'aws:cdk:bundling-stacks': [] } });
   const stack = new PurchaseSagaStack(app, 'TestPurchaseSaga', props);
   const template = Template.fromStack(stack);
-  const logicalId = (c: { node: { defaultChild?: unknown } }): string => stack.getLogicalId(c.node.defaultChild as CfnResource);
-  const tableLogicalId = Object.fromEntries(TABLE_IDS.map((t) => [t, logicalId(stack.tables[t])])) as Record<TableId, string>;
+  const logicalId = (c: { node: { defaultChild?: unknown } }): string =>
+    stack.getLogicalId(c.node.defaultChild as CfnResource);
+  const tableLogicalId = Object.fromEntries(TABLE_IDS.map((t) => [t, logicalId(stack.tables[t])])) as Record<
+    TableId,
+    string
+  >;
   const functionLogicalId = new Map<string, string>();
   const roleLogicalId = new Map<string, string>();
   const addFunction = (id: string, fn: NodejsFunction): void => {
@@ -146,13 +153,17 @@ function get<T>(map: Map<string, T>, key: string): T {
 /** All statements of the inline policies attached to a role. */
 function roleStatements(json: CfnTemplate, roleLogicalId: string): PolicyStatement[] {
   return resourcesOfType(json, 'AWS::IAM::Policy')
-    .filter(([, p]) => (props(p).Roles as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify({ Ref: roleLogicalId })))
+    .filter(([, p]) =>
+      (props(p).Roles as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify({ Ref: roleLogicalId })),
+    )
     .flatMap(([, p]) => (props(p).PolicyDocument as { Statement: PolicyStatement[] }).Statement);
 }
 
 /** Inline policy statements of the role's own AWS::IAM::Role resource, if any. */
 function roleInlineStatements(json: CfnTemplate, roleLogicalId: string): PolicyStatement[] {
-  const policies = (props(json.Resources[roleLogicalId]).Policies ?? []) as { PolicyDocument: { Statement: PolicyStatement[] } }[];
+  const policies = (props(json.Resources[roleLogicalId]).Policies ?? []) as {
+    PolicyDocument: { Statement: PolicyStatement[] };
+  }[];
   return policies.flatMap((p) => p.PolicyDocument.Statement);
 }
 
@@ -187,7 +198,9 @@ function dynamoGrants(s: Synth, fnId: string): { grants: Set<string>; unexpected
   for (const st of allRoleStatements(s, fnId)) {
     const actions = asArray(st.Action ?? []);
     const resources = asArray(st.Resource ?? []);
-    const touchesTables = resources.some((r) => TABLE_IDS.some((t) => JSON.stringify(r).includes(`"${s.tableLogicalId[t]}"`)));
+    const touchesTables = resources.some((r) =>
+      TABLE_IDS.some((t) => JSON.stringify(r).includes(`"${s.tableLogicalId[t]}"`)),
+    );
     const dynamoActions = actions.filter(isDynamoAction);
     if (dynamoActions.length === 0 && !touchesTables) continue;
     if (st.Effect !== 'Allow') {
@@ -215,7 +228,12 @@ function otherGrants(s: Synth, fnId: string): { grants: Set<string>; unexpected:
   const grants = new Set<string>();
   const unexpected: string[] = [];
   for (const st of allRoleStatements(s, fnId)) {
-    if (st.Effect !== 'Allow' || st.NotAction !== undefined || st.NotResource !== undefined || st.Condition !== undefined) {
+    if (
+      st.Effect !== 'Allow' ||
+      st.NotAction !== undefined ||
+      st.NotResource !== undefined ||
+      st.Condition !== undefined
+    ) {
       unexpected.push(JSON.stringify(st));
       continue;
     }
@@ -244,7 +262,9 @@ function expectedOtherGrants(s: Synth, fnId: string, workflowType: 'EXPRESS' | '
   if (fnId === 'Api' && workflowType === 'EXPRESS') out.add(`states:StartSyncExecution on \${${sm}}`);
   if (fnId === 'Api' && workflowType === 'STANDARD') {
     out.add(`states:StartExecution on \${${sm}}`);
-    out.add(`states:DescribeExecution on arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:\${${sm}.Name}:*`);
+    out.add(
+      `states:DescribeExecution on arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:\${${sm}.Name}:*`,
+    );
   }
   if (fnId === 'Authorizer' && s.secretLogicalId) out.add(`secretsmanager:GetSecretValue on \${${s.secretLogicalId}}`);
   return out;
@@ -372,7 +392,8 @@ describe('Stack: PurchaseSagaStack', () => {
 
   it('uses the construct ids the local stand-in relies on', () => {
     for (const t of TABLE_IDS) expect(s.tableLogicalId[t].startsWith(`${t}Table`), t).toBe(true);
-    for (const f of ALL_FUNCTIONS) expect(get(s.functionLogicalId, f.id).startsWith(`${f.id}Function`), f.id).toBe(true);
+    for (const f of ALL_FUNCTIONS)
+      expect(get(s.functionLogicalId, f.id).startsWith(`${f.id}Function`), f.id).toBe(true);
   });
 
   it('streams new and old images of the orders table only (the transactional outbox)', () => {
@@ -396,7 +417,9 @@ describe('Stack: PurchaseSagaStack', () => {
     expect(SAGA_FUNCTIONS).toHaveLength(14);
     expect(EDGE_FUNCTIONS.map((f) => f.id).sort()).toEqual(['Api', 'Authorizer']);
     const functions = resourcesOfType(s.json, 'AWS::Lambda::Function');
-    expect(functions.map(([, r]) => r.Metadata?.[SOURCE_METADATA]).sort()).toEqual([...ALL_FUNCTIONS, ...EVENT_FUNCTIONS].map((f) => `lambdas/${f.dir}`).sort());
+    expect(functions.map(([, r]) => r.Metadata?.[SOURCE_METADATA]).sort()).toEqual(
+      [...ALL_FUNCTIONS, ...EVENT_FUNCTIONS].map((f) => `lambdas/${f.dir}`).sort(),
+    );
     for (const f of ALL_FUNCTIONS) {
       const p = props(fnResource(s, f.id));
       expect(p.Runtime, f.id).toBe('nodejs22.x');
@@ -447,7 +470,12 @@ describe('Stack: PurchaseSagaStack', () => {
   it("gives each saga function exactly its catalog entry's table variables and the payment settings it needs", () => {
     for (const f of SAGA_FUNCTIONS) {
       const expected: Record<string, unknown> = { ...BASE_ENV };
-      if (f.payments) Object.assign(expected, { PAYMENT_PROVIDER: 'simulated', PAYMENT_CURRENCY: 'KRW', PAYMENT_PROVIDER_TIMEOUT_MS: '10000' });
+      if (f.payments)
+        Object.assign(expected, {
+          PAYMENT_PROVIDER: 'simulated',
+          PAYMENT_CURRENCY: 'KRW',
+          PAYMENT_PROVIDER_TIMEOUT_MS: '10000',
+        });
       expect(nonTableEnv(s, f), f.id).toEqual(expected);
     }
   });
@@ -507,7 +535,11 @@ describe('Stack: PurchaseSagaStack', () => {
   });
 
   it('refuses a JWKS URL that is not https', () => {
-    for (const jwksUrl of ['http://idp.example.com/jwks.json', 'idp.example.com/jwks.json', 'https://idp.example.com/with space']) {
+    for (const jwksUrl of [
+      'http://idp.example.com/jwks.json',
+      'idp.example.com/jwks.json',
+      'https://idp.example.com/with space',
+    ]) {
       expect(() => synth({ jwksUrl }), jwksUrl).toThrow(/jwksUrl must be an https URL/);
     }
   });
@@ -560,8 +592,10 @@ describe('Stack: PurchaseSagaStack', () => {
         for (const st of statements) {
           const actions = asArray(st.Action ?? []).map((a) => a.toLowerCase());
           expect(actions, `${config} ${roles.join()}`).not.toContain('*');
-          if (actions.some((a) => a.startsWith('states:'))) expect(roles, `${config} states`).toEqual([`\${${apiRole}}`]);
-          if (actions.some((a) => a.startsWith('secretsmanager:'))) expect(roles, `${config} secrets`).toEqual([`\${${authorizerRole}}`]);
+          if (actions.some((a) => a.startsWith('states:')))
+            expect(roles, `${config} states`).toEqual([`\${${apiRole}}`]);
+          if (actions.some((a) => a.startsWith('secretsmanager:')))
+            expect(roles, `${config} secrets`).toEqual([`\${${authorizerRole}}`]);
         }
       }
     }
@@ -570,7 +604,9 @@ describe('Stack: PurchaseSagaStack', () => {
   it('gives the function roles no managed policy beyond basic execution (logs)', () => {
     for (const f of ALL_FUNCTIONS) {
       const managed = (props(s.json.Resources[get(s.roleLogicalId, f.id)]).ManagedPolicyArns ?? []) as unknown[];
-      expect(managed.map(render), f.id).toEqual(['arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole']);
+      expect(managed.map(render), f.id).toEqual([
+        'arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
+      ]);
     }
   });
 
@@ -604,7 +640,9 @@ describe('Stack: PurchaseSagaStack', () => {
 
   it('lets the state machine invoke every saga function and neither edge function', () => {
     const smRoleRef = (stateMachine(s).RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
-    const statements = roleStatements(s.json, smRoleRef).filter((st) => asArray(st.Action ?? []).includes('lambda:InvokeFunction'));
+    const statements = roleStatements(s.json, smRoleRef).filter((st) =>
+      asArray(st.Action ?? []).includes('lambda:InvokeFunction'),
+    );
     const resources = JSON.stringify(statements.flatMap((st) => asArray(st.Resource ?? [])));
     for (const f of SAGA_FUNCTIONS) expect(resources, f.id).toContain(`"${get(s.functionLogicalId, f.id)}"`);
     for (const f of EDGE_FUNCTIONS) expect(resources, f.id).not.toContain(`"${get(s.functionLogicalId, f.id)}"`);
@@ -614,7 +652,11 @@ describe('Stack: PurchaseSagaStack', () => {
     const sm = stateMachine(s);
     expect(sm.StateMachineType).toBe('EXPRESS');
     expect(sm.TracingConfiguration).toEqual({ Enabled: true });
-    const logging = sm.LoggingConfiguration as { Level: string; IncludeExecutionData: boolean; Destinations: unknown[] };
+    const logging = sm.LoggingConfiguration as {
+      Level: string;
+      IncludeExecutionData: boolean;
+      Destinations: unknown[];
+    };
     expect(logging.Level).toBe('ALL');
     expect(logging.IncludeExecutionData).toBe(true);
     expect(logging.Destinations).toHaveLength(1);
@@ -645,7 +687,9 @@ describe('Stack: PurchaseSagaStack', () => {
     expect(authorizer.AuthorizerResultTtlInSeconds).toBe(300);
     expect(authorizer.RestApiId).toEqual({ Ref: s.restApiLogicalId });
     expect(render(authorizer.AuthorizerUri)).toMatch(
-      new RegExp(`:lambda:path/2015-03-31/functions/\\$\\{${get(s.functionLogicalId, 'Authorizer')}\\.Arn\\}/invocations$`),
+      new RegExp(
+        `:lambda:path/2015-03-31/functions/\\$\\{${get(s.functionLogicalId, 'Authorizer')}\\.Arn\\}/invocations$`,
+      ),
     );
     for (const { key, props: m } of apiMethods(s)) {
       expect(m.AuthorizationType, key).toBe('CUSTOM');
@@ -673,7 +717,9 @@ describe('Stack: PurchaseSagaStack', () => {
     // EventBridge may invoke the scheduled and event-driven functions; everything else is API Gateway's.
     const all = resourcesOfType(s.json, 'AWS::Lambda::Permission').map(([, r]) => props(r));
     for (const p of all.filter((x) => x.Principal === 'events.amazonaws.com')) {
-      expect(['Reconciler', 'Notifier'].map((id) => `\${${s.functionLogicalId.get(id) ?? id}.Arn}`)).toContain(render(p.FunctionName));
+      expect(['Reconciler', 'Notifier'].map((id) => `\${${s.functionLogicalId.get(id) ?? id}.Arn}`)).toContain(
+        render(p.FunctionName),
+      );
     }
     const permissions = all.filter((x) => x.Principal !== 'events.amazonaws.com');
     for (const p of permissions) {
@@ -704,7 +750,12 @@ describe('Stack: PurchaseSagaStack', () => {
       expect(stage.RestApiId).toEqual({ Ref: synthed.restApiLogicalId });
       const settings = stage.MethodSettings as Record<string, unknown>[];
       expect(settings).toContainEqual(
-        expect.objectContaining({ HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: rate, ThrottlingBurstLimit: burst }),
+        expect.objectContaining({
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          ThrottlingRateLimit: rate,
+          ThrottlingBurstLimit: burst,
+        }),
       );
       // No method overrides the stage-wide limits.
       for (const m of settings) {
@@ -726,7 +777,9 @@ describe('Stack: PurchaseSagaStack', () => {
       const r = responses.find((x) => x.ResponseType === g.response);
       expect(r?.RestApiId, g.response).toEqual({ Ref: s.restApiLogicalId });
       expect(r?.StatusCode, g.response).toBe(String(g.status));
-      expect(r?.ResponseParameters, g.response).toEqual({ 'gatewayresponse.header.Content-Type': "'application/problem+json'" });
+      expect(r?.ResponseParameters, g.response).toEqual({
+        'gatewayresponse.header.Content-Type': "'application/problem+json'",
+      });
       const templates = (r?.ResponseTemplates ?? {}) as Record<string, string>;
       expect(Object.keys(templates), g.response).toEqual(['application/json']);
       expect(JSON.parse(templates['application/json'] ?? 'null'), g.response).toEqual({
@@ -776,7 +829,8 @@ describe('Stack: PurchaseSagaStack', () => {
 
   it('destroys every table when retainData is false', () => {
     const scratch = synth({ retainData: false });
-    for (const t of TABLE_IDS) expect(scratch.json.Resources[scratch.tableLogicalId[t]]?.DeletionPolicy, t).toBe('Delete');
+    for (const t of TABLE_IDS)
+      expect(scratch.json.Resources[scratch.tableLogicalId[t]]?.DeletionPolicy, t).toBe('Delete');
   });
 
   it('outputs the state machine ARN, workflow type and every table name', () => {
@@ -787,6 +841,8 @@ describe('Stack: PurchaseSagaStack', () => {
   it('is environment-agnostic', () => {
     expect(Token.isUnresolved(s.stack.account)).toBe(true);
     expect(Token.isUnresolved(s.stack.region)).toBe(true);
-    expect(JSON.stringify(s.json)).not.toMatch(/\b\d{12}\b|(us|eu|ap|sa|ca|me|af)-(east|west|north|south|central|northeast|southeast)-\d/);
+    expect(JSON.stringify(s.json)).not.toMatch(
+      /\b\d{12}\b|(us|eu|ap|sa|ca|me|af)-(east|west|north|south|central|northeast|southeast)-\d/,
+    );
   });
 });

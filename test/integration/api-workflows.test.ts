@@ -23,7 +23,10 @@ describe('API: STANDARD workflow', () => {
   let dana: string;
   beforeAll(async () => {
     faults = faultInjector();
-    saga = await localSaga({ stackProps: { workflowType: 'STANDARD', workflowWaitMs: 2_000 }, overrides: everyFunction(faults) });
+    saga = await localSaga({
+      stackProps: { workflowType: 'STANDARD', workflowWaitMs: 2_000 },
+      overrides: everyFunction(faults),
+    });
     await seed(saga, shop);
     dana = await token('dana');
   });
@@ -34,7 +37,12 @@ describe('API: STANDARD workflow', () => {
 
   it('runs the purchase as an execution named by the orderId and answers 201 when it ends in time', async () => {
     const k = randomUUID();
-    const res = await call(saga, { path: '/orders', token: dana, idempotencyKey: k, body: { itemId: 'lamp', quantity: 1 } });
+    const res = await call(saga, {
+      path: '/orders',
+      token: dana,
+      idempotencyKey: k,
+      body: { itemId: 'lamp', quantity: 1 },
+    });
     expect(saga.stateMachineType).toBe('STANDARD');
     expect(res.status).toBe(201);
     const orderId = orderIdFor('dana', k);
@@ -47,9 +55,20 @@ describe('API: STANDARD workflow', () => {
     const k = randomUUID();
     const orderId = orderIdFor('dana', k);
     let release!: () => void;
-    faults.add({ orderId, step: 'ReserveStock', write: 'commit', fault: 'hold', gate: new Promise<void>((r) => (release = r)) });
+    faults.add({
+      orderId,
+      step: 'ReserveStock',
+      write: 'commit',
+      fault: 'hold',
+      gate: new Promise<void>((r) => (release = r)),
+    });
 
-    const res = await call(saga, { path: '/orders', token: dana, idempotencyKey: k, body: { itemId: 'lamp', quantity: 2 } });
+    const res = await call(saga, {
+      path: '/orders',
+      token: dana,
+      idempotencyKey: k,
+      body: { itemId: 'lamp', quantity: 2 },
+    });
     expect(res.status).toBe(202);
     expect(res.json).toEqual({ orderId, status: 'PENDING' });
     expect(res.headers['location']).toBe(`/v1/orders/${orderId}`);
@@ -57,7 +76,12 @@ describe('API: STANDARD workflow', () => {
     expect(pending.json['status']).toBe('PENDING');
 
     // A retry is answered from the idempotency record without starting anything.
-    const replay = await call(saga, { path: '/orders', token: dana, idempotencyKey: k, body: { itemId: 'lamp', quantity: 2 } });
+    const replay = await call(saga, {
+      path: '/orders',
+      token: dana,
+      idempotencyKey: k,
+      body: { itemId: 'lamp', quantity: 2 },
+    });
     expect(replay.status).toBe(202);
     expect(replay.headers['idempotent-replayed']).toBe('true');
 
@@ -86,7 +110,12 @@ describe('API: EXPRESS workflow and 5xx', () => {
   });
 
   it('runs the purchase synchronously (StartSyncExecution) and answers with the final result', async () => {
-    const res = await call(saga, { path: '/orders', token: dana, idempotencyKey: randomUUID(), body: { itemId: 'lamp', quantity: 1 } });
+    const res = await call(saga, {
+      path: '/orders',
+      token: dana,
+      idempotencyKey: randomUUID(),
+      body: { itemId: 'lamp', quantity: 1 },
+    });
     expect(saga.stateMachineType).toBe('EXPRESS');
     expect(res.status).toBe(201);
     expect(res.json['status']).toBe('COMPLETED');
@@ -96,12 +125,22 @@ describe('API: EXPRESS workflow and 5xx', () => {
     const k = randomUUID();
     const orderId = orderIdFor('dana', k);
     faults.add({ orderId, step: '', write: 'create-order', fault: 'transient' });
-    const failed = await call(saga, { path: '/orders', token: dana, idempotencyKey: k, body: { itemId: 'lamp', quantity: 1 } });
+    const failed = await call(saga, {
+      path: '/orders',
+      token: dana,
+      idempotencyKey: k,
+      body: { itemId: 'lamp', quantity: 1 },
+    });
     expect(failed.status).toBe(500);
     expect(failed.headers['content-type']).toBe('application/problem+json');
 
     const before = await snapshot(saga);
-    const retried = await call(saga, { path: '/orders', token: dana, idempotencyKey: k, body: { itemId: 'lamp', quantity: 1 } });
+    const retried = await call(saga, {
+      path: '/orders',
+      token: dana,
+      idempotencyKey: k,
+      body: { itemId: 'lamp', quantity: 1 },
+    });
     expect(retried.status).toBe(201);
     expect(retried.headers['idempotent-replayed']).toBeUndefined();
     expect(retried.json['orderId']).toBe(orderId);
@@ -115,13 +154,28 @@ describe('API: EXPRESS workflow and 5xx', () => {
     const orderId = orderIdFor('dana', k);
     // The order is created, then the run crashes: the API answers 5xx and forgets the key.
     faults.add({ orderId, step: 'DeductBalance', write: 'commit', fault: 'transient', times: 100 });
-    const first = await call(saga, { path: '/orders', token: dana, idempotencyKey: k, body: { itemId: 'lamp', quantity: 1 } });
+    const first = await call(saga, {
+      path: '/orders',
+      token: dana,
+      idempotencyKey: k,
+      body: { itemId: 'lamp', quantity: 1 },
+    });
     expect(first.status).toBeGreaterThanOrEqual(500);
 
-    const other = await call(saga, { path: '/orders', token: dana, idempotencyKey: k, body: { itemId: 'lamp', quantity: 3 } });
+    const other = await call(saga, {
+      path: '/orders',
+      token: dana,
+      idempotencyKey: k,
+      body: { itemId: 'lamp', quantity: 3 },
+    });
     expect(other.status).toBe(422);
     expect(other.json['type']).toBe('https://purchase-saga.dev/problems/idempotency-key-reused');
-    const original = await call(saga, { path: '/orders', token: dana, idempotencyKey: k, body: { itemId: 'lamp', quantity: 1 } });
+    const original = await call(saga, {
+      path: '/orders',
+      token: dana,
+      idempotencyKey: k,
+      body: { itemId: 'lamp', quantity: 1 },
+    });
     expect(original.json['orderId']).toBe(orderId);
   });
 });

@@ -43,11 +43,23 @@ describe('API: POST /orders', () => {
   });
 
   it('answers 201 with the completed order and a Location, and moves the money', async () => {
-    const res = await call(saga, { path: '/orders', token: alice, idempotencyKey: key(), body: { itemId: 'sword', quantity: 2, couponId: 'HALF' } });
+    const res = await call(saga, {
+      path: '/orders',
+      token: alice,
+      idempotencyKey: key(),
+      body: { itemId: 'sword', quantity: 2, couponId: 'HALF' },
+    });
 
     expect(res.status).toBe(201);
     expect(res.headers['content-type']).toBe('application/json');
-    expect(res.json).toMatchObject({ status: 'COMPLETED', userId: 'alice', itemId: 'sword', quantity: 2, totalAmount: 4_500, discount: 1_500 });
+    expect(res.json).toMatchObject({
+      status: 'COMPLETED',
+      userId: 'alice',
+      itemId: 'sword',
+      quantity: 2,
+      totalAmount: 4_500,
+      discount: 1_500,
+    });
     expect(res.headers['location']).toBe(`/v1/orders/${String(res.json['orderId'])}`);
     expect((res.json['events'] as { type: string }[]).map((e) => e.type)).toContain('ORDER_COMPLETED');
     expect(res.headers['idempotent-replayed']).toBeUndefined();
@@ -57,9 +69,19 @@ describe('API: POST /orders', () => {
 
   it('replays the first answer byte for byte for the same key and body, changing nothing', async () => {
     const k = key();
-    const first = await call(saga, { path: '/orders', token: bob, idempotencyKey: k, body: { itemId: 'sword', quantity: 1 } });
+    const first = await call(saga, {
+      path: '/orders',
+      token: bob,
+      idempotencyKey: k,
+      body: { itemId: 'sword', quantity: 1 },
+    });
     const before = await snapshot(saga);
-    const again = await call(saga, { path: '/orders', token: bob, idempotencyKey: k, body: { itemId: 'sword', quantity: 1 } });
+    const again = await call(saga, {
+      path: '/orders',
+      token: bob,
+      idempotencyKey: k,
+      body: { itemId: 'sword', quantity: 1 },
+    });
 
     expect(first.status).toBe(201);
     expect(again.status).toBe(201);
@@ -74,14 +96,32 @@ describe('API: POST /orders', () => {
 
   it('answers 422 when a key is reused with a different body, and scopes keys per user', async () => {
     const k = key();
-    const first = await call(saga, { path: '/orders', token: bob, idempotencyKey: k, body: { itemId: 'sword', quantity: 1 } });
-    const reused = await call(saga, { path: '/orders', token: bob, idempotencyKey: k, body: { itemId: 'sword', quantity: 2 } });
-    const otherUser = await call(saga, { path: '/orders', token: alice, idempotencyKey: k, body: { itemId: 'sword', quantity: 2 } });
+    const first = await call(saga, {
+      path: '/orders',
+      token: bob,
+      idempotencyKey: k,
+      body: { itemId: 'sword', quantity: 1 },
+    });
+    const reused = await call(saga, {
+      path: '/orders',
+      token: bob,
+      idempotencyKey: k,
+      body: { itemId: 'sword', quantity: 2 },
+    });
+    const otherUser = await call(saga, {
+      path: '/orders',
+      token: alice,
+      idempotencyKey: k,
+      body: { itemId: 'sword', quantity: 2 },
+    });
 
     expect(first.status).toBe(201);
     expect(reused.status).toBe(422);
     expect(reused.headers['content-type']).toBe(problemJson);
-    expect(reused.json).toMatchObject({ type: 'https://purchase-saga.dev/problems/idempotency-key-reused', status: 422 });
+    expect(reused.json).toMatchObject({
+      type: 'https://purchase-saga.dev/problems/idempotency-key-reused',
+      status: 422,
+    });
     expect(otherUser.status).toBe(201);
     expect(otherUser.json['orderId']).not.toBe(first.json['orderId']);
   });
@@ -92,7 +132,12 @@ describe('API: POST /orders', () => {
     ['with spaces', 'not a valid key at all', 'idempotency-key-invalid'],
   ])('answers 400 for a %s Idempotency-Key and writes nothing', async (_what, k, type) => {
     const before = await snapshot(saga);
-    const res = await call(saga, { path: '/orders', token: bob, ...(k ? { idempotencyKey: k } : {}), body: { itemId: 'sword', quantity: 1 } });
+    const res = await call(saga, {
+      path: '/orders',
+      token: bob,
+      ...(k ? { idempotencyKey: k } : {}),
+      body: { itemId: 'sword', quantity: 1 },
+    });
     expect(res.status).toBe(400);
     expect(res.json['type']).toBe(`https://purchase-saga.dev/problems/${type}`);
     expect((await snapshot(saga)).orders.size).toBe(before.orders.size);
@@ -122,10 +167,32 @@ describe('API: POST /orders', () => {
 
   it('answers 400 for a body that is not JSON, 415 for another content type, 413 for a huge body', async () => {
     const before = await snapshot(saga);
-    const notJson = await call(saga, { path: '/orders', token: bob, idempotencyKey: key(), rawBody: '{"itemId": "sword",' });
-    const wrongType = await call(saga, { path: '/orders', token: bob, idempotencyKey: key(), rawBody: 'itemId=sword&quantity=1', contentType: 'application/x-www-form-urlencoded' });
-    const noType = await call(saga, { path: '/orders', token: bob, idempotencyKey: key(), body: { itemId: 'sword', quantity: 1 }, contentType: null });
-    const huge = await call(saga, { path: '/orders', token: bob, idempotencyKey: key(), body: { itemId: 'sword', quantity: 1, pad: 'x'.repeat(20_000) } });
+    const notJson = await call(saga, {
+      path: '/orders',
+      token: bob,
+      idempotencyKey: key(),
+      rawBody: '{"itemId": "sword",',
+    });
+    const wrongType = await call(saga, {
+      path: '/orders',
+      token: bob,
+      idempotencyKey: key(),
+      rawBody: 'itemId=sword&quantity=1',
+      contentType: 'application/x-www-form-urlencoded',
+    });
+    const noType = await call(saga, {
+      path: '/orders',
+      token: bob,
+      idempotencyKey: key(),
+      body: { itemId: 'sword', quantity: 1 },
+      contentType: null,
+    });
+    const huge = await call(saga, {
+      path: '/orders',
+      token: bob,
+      idempotencyKey: key(),
+      body: { itemId: 'sword', quantity: 1, pad: 'x'.repeat(20_000) },
+    });
 
     expect([notJson.status, wrongType.status, noType.status, huge.status]).toEqual([400, 415, 415, 413]);
     expect(notJson.json['type']).toBe('https://purchase-saga.dev/problems/bad-request');
@@ -135,8 +202,18 @@ describe('API: POST /orders', () => {
 
   it('answers 404 for an unknown item, and replays it', async () => {
     const k = key();
-    const res = await call(saga, { path: '/orders', token: bob, idempotencyKey: k, body: { itemId: 'nothing', quantity: 1 } });
-    const again = await call(saga, { path: '/orders', token: bob, idempotencyKey: k, body: { itemId: 'nothing', quantity: 1 } });
+    const res = await call(saga, {
+      path: '/orders',
+      token: bob,
+      idempotencyKey: k,
+      body: { itemId: 'nothing', quantity: 1 },
+    });
+    const again = await call(saga, {
+      path: '/orders',
+      token: bob,
+      idempotencyKey: k,
+      body: { itemId: 'nothing', quantity: 1 },
+    });
     expect(res.status).toBe(404);
     expect(res.json['type']).toBe('https://purchase-saga.dev/problems/item-not-found');
     expect(again.text).toBe(res.text);
@@ -147,34 +224,62 @@ describe('API: POST /orders', () => {
     ['poor', { itemId: 'sword', quantity: 1 }, 402, 'insufficient-balance', 'DeductBalance', 'InsufficientBalance'],
     ['cramped', { itemId: 'sword', quantity: 2 }, 409, 'inventory-full', 'ReserveInventorySlots', 'InventoryFull'],
     ['bob', { itemId: 'sword', quantity: 1, couponId: 'NOPE' }, 422, 'coupon-not-found', 'UseCoupon', 'CouponNotFound'],
-  ])('answers a refusal for %s as a documented problem with orderId, failedStep and reason', async (user, body, status, type, failedStep, reason) => {
-    const k = key();
-    const t = await token(user);
-    const res = await call(saga, { path: '/orders', token: t, idempotencyKey: k, body });
-    expect(res.status).toBe(status);
-    expect(res.headers['content-type']).toBe(problemJson);
-    expect(res.json).toMatchObject({ type: `https://purchase-saga.dev/problems/${type}`, status, orderId: orderIdFor(user, k), failedStep, reason });
-    const replay = await call(saga, { path: '/orders', token: t, idempotencyKey: k, body });
-    expect(replay.status).toBe(status);
-    expect(replay.text).toBe(res.text);
-    expect(replay.headers['idempotent-replayed']).toBe('true');
-    const s = await snapshot(saga);
-    expect(s.orders.get(orderIdFor(user, k))).toMatchObject({ status: 'FAILED', failedStep, reason });
-  });
+  ])(
+    'answers a refusal for %s as a documented problem with orderId, failedStep and reason',
+    async (user, body, status, type, failedStep, reason) => {
+      const k = key();
+      const t = await token(user);
+      const res = await call(saga, { path: '/orders', token: t, idempotencyKey: k, body });
+      expect(res.status).toBe(status);
+      expect(res.headers['content-type']).toBe(problemJson);
+      expect(res.json).toMatchObject({
+        type: `https://purchase-saga.dev/problems/${type}`,
+        status,
+        orderId: orderIdFor(user, k),
+        failedStep,
+        reason,
+      });
+      const replay = await call(saga, { path: '/orders', token: t, idempotencyKey: k, body });
+      expect(replay.status).toBe(status);
+      expect(replay.text).toBe(res.text);
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+      const s = await snapshot(saga);
+      expect(s.orders.get(orderIdFor(user, k))).toMatchObject({ status: 'FAILED', failedStep, reason });
+    },
+  );
 
   it('answers 409 out-of-stock and 402 payment-declined after compensating', async () => {
     const k1 = key();
-    const first = await call(saga, { path: '/orders', token: bob, idempotencyKey: k1, body: { itemId: 'last-one', quantity: 1 } });
-    const second = await call(saga, { path: '/orders', token: alice, idempotencyKey: key(), body: { itemId: 'last-one', quantity: 1 } });
+    const first = await call(saga, {
+      path: '/orders',
+      token: bob,
+      idempotencyKey: k1,
+      body: { itemId: 'last-one', quantity: 1 },
+    });
+    const second = await call(saga, {
+      path: '/orders',
+      token: alice,
+      idempotencyKey: key(),
+      body: { itemId: 'last-one', quantity: 1 },
+    });
     expect(first.status).toBe(201);
     expect(second.status).toBe(409);
     expect(second.json).toMatchObject({ failedStep: 'ReserveStock', reason: 'OutOfStock' });
 
     const k2 = key();
     await scriptProvider(saga, orderIdFor('bob', k2), { decline: 'card_declined' });
-    const declined = await call(saga, { path: '/orders', token: bob, idempotencyKey: k2, body: { itemId: 'sword', quantity: 1 } });
+    const declined = await call(saga, {
+      path: '/orders',
+      token: bob,
+      idempotencyKey: k2,
+      body: { itemId: 'sword', quantity: 1 },
+    });
     expect(declined.status).toBe(402);
-    expect(declined.json).toMatchObject({ type: 'https://purchase-saga.dev/problems/payment-declined', failedStep: 'ChargePayment', reason: 'PaymentDeclined' });
+    expect(declined.json).toMatchObject({
+      type: 'https://purchase-saga.dev/problems/payment-declined',
+      failedStep: 'ChargePayment',
+      reason: 'PaymentDeclined',
+    });
   });
 
   it('makes 20 concurrent requests with one key into one order and one charge', async () => {
@@ -182,7 +287,9 @@ describe('API: POST /orders', () => {
     const t = await token('alice');
     const before = await snapshot(saga);
     const answers = await Promise.all(
-      Array.from({ length: 20 }, () => call(saga, { path: '/orders', token: t, idempotencyKey: k, body: { itemId: 'sword', quantity: 1 } })),
+      Array.from({ length: 20 }, () =>
+        call(saga, { path: '/orders', token: t, idempotencyKey: k, body: { itemId: 'sword', quantity: 1 } }),
+      ),
     );
     const orderId = orderIdFor('alice', k);
     const statuses = answers.map((a) => a.status);
@@ -215,12 +322,17 @@ describe('API: queries and admin', () => {
     saga = await localSaga();
     await seed(saga, shop);
     [alice, bob, admin] = await Promise.all([token('alice'), token('bob'), token('root', true)]);
-    const res = await call(saga, { path: '/orders', token: alice, idempotencyKey: key(), body: { itemId: 'sword', quantity: 1 } });
+    const res = await call(saga, {
+      path: '/orders',
+      token: alice,
+      idempotencyKey: key(),
+      body: { itemId: 'sword', quantity: 1 },
+    });
     aliceOrder = String(res.json['orderId']);
   });
   afterAll(() => saga.close());
 
-  it("shows an order with its timeline to its owner and to admins, and 404 to anyone else", async () => {
+  it('shows an order with its timeline to its owner and to admins, and 404 to anyone else', async () => {
     const owner = await call(saga, { path: `/orders/${aliceOrder}`, token: alice });
     const other = await call(saga, { path: `/orders/${aliceOrder}`, token: bob });
     const missing = await call(saga, { path: '/orders/o-does-not-exist', token: bob });
@@ -240,7 +352,11 @@ describe('API: queries and admin', () => {
     expect(byAdmin.status).toBe(200);
     expect(other.status).toBe(404);
     // Indistinguishable from an order that does not exist.
-    expect({ ...other.json, instance: undefined, detail: undefined }).toEqual({ ...missing.json, instance: undefined, detail: undefined });
+    expect({ ...other.json, instance: undefined, detail: undefined }).toEqual({
+      ...missing.json,
+      instance: undefined,
+      detail: undefined,
+    });
   });
 
   it('shows the caller their wallet, slots, items and coupons', async () => {
@@ -268,16 +384,53 @@ describe('API: queries and admin', () => {
   });
 
   it('lets an admin create and restock items, top up wallets, grant coupons and set slots', async () => {
-    const created = await call(saga, { path: '/admin/items', token: admin, body: { itemId: 'shield', name: 'Shield', price: 2_500, stock: 3 } });
-    const duplicate = await call(saga, { path: '/admin/items', token: admin, body: { itemId: 'shield', name: 'Shield', price: 2_500, stock: 3 } });
+    const created = await call(saga, {
+      path: '/admin/items',
+      token: admin,
+      body: { itemId: 'shield', name: 'Shield', price: 2_500, stock: 3 },
+    });
+    const duplicate = await call(saga, {
+      path: '/admin/items',
+      token: admin,
+      body: { itemId: 'shield', name: 'Shield', price: 2_500, stock: 3 },
+    });
     const restocked = await call(saga, { path: '/admin/items/shield/restock', token: admin, body: { quantity: 7 } });
     const topUpKey = key();
-    const topUp = await call(saga, { path: '/admin/users/carol/top-ups', token: admin, idempotencyKey: topUpKey, body: { amount: 5_000 } });
-    const topUpAgain = await call(saga, { path: '/admin/users/carol/top-ups', token: admin, idempotencyKey: topUpKey, body: { amount: 5_000 } });
-    const coupon = await call(saga, { path: '/admin/users/carol/coupons', token: admin, body: { couponId: 'WELCOME', discount: 500, expiresAt: '2030-01-01T00:00:00Z' } });
-    const slots = await call(saga, { method: 'PUT', path: '/admin/users/carol/slots', token: admin, body: { capacity: 4 } });
-    const shrink = await call(saga, { method: 'PUT', path: '/admin/users/alice/slots', token: admin, body: { capacity: 0 } });
-    const grow = await call(saga, { method: 'PUT', path: '/admin/users/alice/slots', token: admin, body: { capacity: 60 } });
+    const topUp = await call(saga, {
+      path: '/admin/users/carol/top-ups',
+      token: admin,
+      idempotencyKey: topUpKey,
+      body: { amount: 5_000 },
+    });
+    const topUpAgain = await call(saga, {
+      path: '/admin/users/carol/top-ups',
+      token: admin,
+      idempotencyKey: topUpKey,
+      body: { amount: 5_000 },
+    });
+    const coupon = await call(saga, {
+      path: '/admin/users/carol/coupons',
+      token: admin,
+      body: { couponId: 'WELCOME', discount: 500, expiresAt: '2030-01-01T00:00:00Z' },
+    });
+    const slots = await call(saga, {
+      method: 'PUT',
+      path: '/admin/users/carol/slots',
+      token: admin,
+      body: { capacity: 4 },
+    });
+    const shrink = await call(saga, {
+      method: 'PUT',
+      path: '/admin/users/alice/slots',
+      token: admin,
+      body: { capacity: 0 },
+    });
+    const grow = await call(saga, {
+      method: 'PUT',
+      path: '/admin/users/alice/slots',
+      token: admin,
+      body: { capacity: 60 },
+    });
 
     expect(created.status).toBe(201);
     expect(created.headers['location']).toBe('/v1/items/shield');
@@ -294,7 +447,12 @@ describe('API: queries and admin', () => {
     expect(grow.json).toEqual({ userId: 'alice', slots: { capacity: 60, used: 1, free: 59 } });
 
     const carol = await token('carol');
-    const bought = await call(saga, { path: '/orders', token: carol, idempotencyKey: key(), body: { itemId: 'shield', quantity: 2, couponId: 'WELCOME' } });
+    const bought = await call(saga, {
+      path: '/orders',
+      token: carol,
+      idempotencyKey: key(),
+      body: { itemId: 'shield', quantity: 2, couponId: 'WELCOME' },
+    });
     expect(bought.status).toBe(201);
     expect(bought.json).toMatchObject({ totalAmount: 4_500 });
     const s = await snapshot(saga);
@@ -302,7 +460,11 @@ describe('API: queries and admin', () => {
   });
 
   it('refuses admin routes to a user token with 403 and writes nothing', async () => {
-    const res = await call(saga, { path: '/admin/items', token: bob, body: { itemId: 'hack', name: 'Hack', price: 1, stock: 1 } });
+    const res = await call(saga, {
+      path: '/admin/items',
+      token: bob,
+      body: { itemId: 'hack', name: 'Hack', price: 1, stock: 1 },
+    });
     expect(res.status).toBe(403);
     expect(res.headers['content-type']).toBe(problemJson);
     expect((await call(saga, { path: '/items/hack', token: bob })).status).toBe(404);
@@ -319,7 +481,13 @@ describe('API: authentication', () => {
 
   const body = { itemId: 'sword', quantity: 1 };
   const unauthorized = async (t: string | undefined, extra: Record<string, string> = {}) => {
-    const res = await call(saga, { path: '/orders', ...(t ? { token: t } : {}), idempotencyKey: key(), body, headers: extra });
+    const res = await call(saga, {
+      path: '/orders',
+      ...(t ? { token: t } : {}),
+      idempotencyKey: key(),
+      body,
+      headers: extra,
+    });
     expect(res.status).toBe(401);
     expect(res.headers['content-type']).toBe(problemJson);
     expect(res.json['type']).toBe('https://purchase-saga.dev/problems/unauthenticated');
@@ -328,10 +496,14 @@ describe('API: authentication', () => {
   it('answers 401 without a token', () => unauthorized(undefined));
   it('answers 401 for an expired token', async () =>
     unauthorized(await mintDevToken({ userId: 'alice', ttlSeconds: 60, now: new Date(Date.now() - 3_600_000) })));
-  it('answers 401 for a token signed with another key', async () => unauthorized(await signHs256(payload({ sub: 'alice' }))));
-  it('answers 401 for an unsigned token claiming to be an admin', () => unauthorized(unsigned(payload({ sub: 'root', role: 'admin' }))));
+  it('answers 401 for a token signed with another key', async () =>
+    unauthorized(await signHs256(payload({ sub: 'alice' }))));
+  it('answers 401 for an unsigned token claiming to be an admin', () =>
+    unauthorized(unsigned(payload({ sub: 'root', role: 'admin' }))));
   it('answers 401 for a forged admin token signed with another key', async () =>
-    unauthorized(await signHs256(payload({ sub: 'root', role: 'admin' }), 'another-secret-of-at-least-thirty-two-bytes')));
+    unauthorized(
+      await signHs256(payload({ sub: 'root', role: 'admin' }), 'another-secret-of-at-least-thirty-two-bytes'),
+    ));
   it('answers 401 for a malformed Authorization header', async () => {
     const res = await call(saga, { path: '/me', headers: { Authorization: 'Basic YWxpY2U6cGFzcw==' } });
     expect(res.status).toBe(401);

@@ -6,7 +6,12 @@ import { promisify } from 'node:util';
 import type { APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { exportSPKI } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHandler, stageWildcardArn, type AuthorizerOverrides, type LogEntry } from '../../lambdas/authorizer/app.js';
+import {
+  createHandler,
+  stageWildcardArn,
+  type AuthorizerOverrides,
+  type LogEntry,
+} from '../../lambdas/authorizer/app.js';
 import { DEV_AUDIENCE, DEV_ISSUER, DEV_JWT_SECRET, DEV_JWT_SECRET_NAME, mintDevToken } from '../../local/dev-auth.js';
 import {
   nowSeconds,
@@ -94,7 +99,9 @@ describe('Authorizer: HS256 tokens', () => {
     const { handler } = hsAuthorizer({ ADMIN_CLAIM: 'cognito:groups', ADMIN_VALUE: 'shop-admins' });
     const admin = await handler(event(`Bearer ${await signHs256(payload({ 'cognito:groups': ['shop-admins'] }))}`));
     expect(admin.context.admin).toBe('true');
-    const user = await handler(event(`Bearer ${await signHs256(payload({ role: 'admin', 'cognito:groups': ['staff'] }))}`));
+    const user = await handler(
+      event(`Bearer ${await signHs256(payload({ role: 'admin', 'cognito:groups': ['staff'] }))}`),
+    );
     expect(user.context.admin).toBe('false');
   });
 
@@ -133,10 +140,22 @@ describe('Authorizer: HS256 tokens', () => {
   it('answers Unauthorized for a malformed Authorization header', async () => {
     const { handler } = hsAuthorizer();
     const token = await signHs256(payload());
-    for (const header of ['', ' ', token, 'Bearer', 'Bearer ', `Basic ${token}`, `Bearer ${token} extra`, `Bearer\t${token}`, 'Bearer not.a.jwt']) {
+    for (const header of [
+      '',
+      ' ',
+      token,
+      'Bearer',
+      'Bearer ',
+      `Basic ${token}`,
+      `Bearer ${token} extra`,
+      `Bearer\t${token}`,
+      'Bearer not.a.jwt',
+    ]) {
       await expectUnauthorized(handler(event(header)));
     }
-    await expectUnauthorized(handler({ type: 'TOKEN', methodArn: METHOD_ARN } as unknown as APIGatewayTokenAuthorizerEvent));
+    await expectUnauthorized(
+      handler({ type: 'TOKEN', methodArn: METHOD_ARN } as unknown as APIGatewayTokenAuthorizerEvent),
+    );
   });
 
   it('logs the reason of a rejection and the user of an acceptance, never the token or the secret', async () => {
@@ -194,7 +213,9 @@ describe('Authorizer: the HS256 secret', () => {
       req.on('end', () => {
         requests.push({ target: req.headers['x-amz-target'] as string | undefined, body });
         res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
-        res.end(JSON.stringify({ ARN: SECRET_ARN, Name: DEV_JWT_SECRET_NAME, SecretString: DEV_JWT_SECRET, VersionId: 'v1' }));
+        res.end(
+          JSON.stringify({ ARN: SECRET_ARN, Name: DEV_JWT_SECRET_NAME, SecretString: DEV_JWT_SECRET, VersionId: 'v1' }),
+        );
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -269,10 +290,16 @@ describe('Authorizer: RS256 tokens from a JWKS', () => {
 describe('Authorizer: environment and method ARN', () => {
   it('fails fast with a clear message when the environment is incomplete', () => {
     expect(() => createHandler({})).toThrow(/Invalid Lambda environment: JWT_ALGORITHM/);
-    expect(() => createHandler({ JWT_ALGORITHM: 'HS256' })).toThrow(/JWT_SECRET_ARN: required when JWT_ALGORITHM is HS256/);
-    expect(() => createHandler({ JWT_ALGORITHM: 'RS256', JWKS_URL: '' })).toThrow(/JWKS_URL: required when JWT_ALGORITHM is RS256/);
+    expect(() => createHandler({ JWT_ALGORITHM: 'HS256' })).toThrow(
+      /JWT_SECRET_ARN: required when JWT_ALGORITHM is HS256/,
+    );
+    expect(() => createHandler({ JWT_ALGORITHM: 'RS256', JWKS_URL: '' })).toThrow(
+      /JWKS_URL: required when JWT_ALGORITHM is RS256/,
+    );
     expect(() => createHandler({ JWT_ALGORITHM: 'none' })).toThrow(/JWT_ALGORITHM/);
-    expect(() => createHandler({ JWT_ALGORITHM: 'RS256', JWKS_URL: 'http://issuer.example.com/jwks' })).toThrow(/https/);
+    expect(() => createHandler({ JWT_ALGORITHM: 'RS256', JWKS_URL: 'http://issuer.example.com/jwks' })).toThrow(
+      /https/,
+    );
   });
 
   it('derives the stage wildcard from any method ARN of the API', () => {
@@ -294,13 +321,20 @@ describe('Authorizer: environment and method ARN', () => {
 describe('Authorizer: development tokens', () => {
   const devAuthorizer = () =>
     createHandler(
-      { JWT_ALGORITHM: 'HS256', JWT_SECRET_ARN: DEV_JWT_SECRET_NAME, JWT_ISSUER: DEV_ISSUER, JWT_AUDIENCE: DEV_AUDIENCE },
+      {
+        JWT_ALGORITHM: 'HS256',
+        JWT_SECRET_ARN: DEV_JWT_SECRET_NAME,
+        JWT_ISSUER: DEV_ISSUER,
+        JWT_AUDIENCE: DEV_AUDIENCE,
+      },
       { secret: async () => DEV_JWT_SECRET, log: () => undefined },
     );
 
   it('accepts what mintDevToken mints, and rejects it once its ttl has passed', async () => {
     const handler = devAuthorizer();
-    await expect(handler(event(`Bearer ${await mintDevToken({ userId: 'dave', admin: true })}`))).resolves.toMatchObject({
+    await expect(
+      handler(event(`Bearer ${await mintDevToken({ userId: 'dave', admin: true })}`)),
+    ).resolves.toMatchObject({
       context: { userId: 'dave', admin: 'true' },
     });
     const old = await mintDevToken({ userId: 'dave', ttlSeconds: 60, now: new Date(Date.now() - 3_600_000) });

@@ -1,4 +1,8 @@
-import { GetSecretValueCommand, ResourceNotFoundException, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  GetSecretValueCommand,
+  ResourceNotFoundException,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
@@ -148,7 +152,11 @@ describe('Local AWS endpoint: Step Functions', () => {
   it('runs an EXPRESS machine synchronously: SUCCEEDED with the output as a JSON string', async () => {
     const before = Date.now();
     const out = await sfn.send(
-      new StartSyncExecutionCommand({ stateMachineArn: EXPRESS_ARN, name: 'sync-ok', input: JSON.stringify({ name: 'ada' }) }),
+      new StartSyncExecutionCommand({
+        stateMachineArn: EXPRESS_ARN,
+        name: 'sync-ok',
+        input: JSON.stringify({ name: 'ada' }),
+      }),
     );
     expect(out.status).toBe('SUCCEEDED');
     expect(JSON.parse(out.output ?? 'null')).toEqual({ greeting: 'hello ada' });
@@ -167,21 +175,30 @@ describe('Local AWS endpoint: Step Functions', () => {
   });
 
   it('answers FAILED with the Fail state error and cause (HTTP 200, like AWS)', async () => {
-    const out = await sfn.send(new StartSyncExecutionCommand({ stateMachineArn: EXPRESS_ARN, input: JSON.stringify({ name: 'reject' }) }));
+    const out = await sfn.send(
+      new StartSyncExecutionCommand({ stateMachineArn: EXPRESS_ARN, input: JSON.stringify({ name: 'reject' }) }),
+    );
     expect(out).toMatchObject({ status: 'FAILED', error: 'Greeting.Rejected', cause: 'rejected by policy' });
     expect(out.output).toBeUndefined();
     expect(out.$metadata.httpStatusCode).toBe(200);
   });
 
   it('answers FAILED with Error = errorType and the JSON function error as Cause for an uncaught Lambda error', async () => {
-    const out = await sfn.send(new StartSyncExecutionCommand({ stateMachineArn: EXPRESS_ARN, input: JSON.stringify({ name: '' }) }));
+    const out = await sfn.send(
+      new StartSyncExecutionCommand({ stateMachineArn: EXPRESS_ARN, input: JSON.stringify({ name: '' }) }),
+    );
     expect(out.status).toBe('FAILED');
     expect(out.error).toBe('InvalidGreeting');
-    expect(JSON.parse(out.cause ?? 'null')).toMatchObject({ errorType: 'InvalidGreeting', errorMessage: 'Cannot greet ""' });
+    expect(JSON.parse(out.cause ?? 'null')).toMatchObject({
+      errorType: 'InvalidGreeting',
+      errorMessage: 'Cannot greet ""',
+    });
   });
 
   it('refuses StartSyncExecution on a STANDARD machine with StateMachineTypeNotSupported', async () => {
-    const err = await failure(sfn.send(new StartSyncExecutionCommand({ stateMachineArn: STANDARD_ARN, input: '{"name":"ada"}' })));
+    const err = await failure(
+      sfn.send(new StartSyncExecutionCommand({ stateMachineArn: STANDARD_ARN, input: '{"name":"ada"}' })),
+    );
     expect(err.name).toBe('StateMachineTypeNotSupported');
     expect(err).toBeInstanceOf(StateMachineTypeNotSupported);
     expect(err.$metadata?.httpStatusCode).toBe(400);
@@ -190,7 +207,11 @@ describe('Local AWS endpoint: Step Functions', () => {
   it('starts a STANDARD execution and reports it through DescribeExecution until SUCCEEDED', async () => {
     const open = gate('poll');
     const started = await sfn.send(
-      new StartExecutionCommand({ stateMachineArn: STANDARD_ARN, name: 'poll-1', input: JSON.stringify({ name: 'bob', gate: 'poll' }) }),
+      new StartExecutionCommand({
+        stateMachineArn: STANDARD_ARN,
+        name: 'poll-1',
+        input: JSON.stringify({ name: 'bob', gate: 'poll' }),
+      }),
     );
     expect(started.executionArn).toBe(`arn:aws:states:${REGION}:${ACCOUNT}:execution:GreetStandard:poll-1`);
     expect(started.startDate).toBeInstanceOf(Date);
@@ -211,7 +232,9 @@ describe('Local AWS endpoint: Step Functions', () => {
   });
 
   it('reports a failed STANDARD execution with its error and cause', async () => {
-    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: STANDARD_ARN, input: '{"name":"reject"}' }));
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: STANDARD_ARN, input: '{"name":"reject"}' }),
+    );
     const done = await describeUntilStopped(executionArn ?? '');
     expect(done).toMatchObject({ status: 'FAILED', error: 'Greeting.Rejected', cause: 'rejected by policy' });
     expect(done.output).toBeUndefined();
@@ -227,14 +250,20 @@ describe('Local AWS endpoint: Step Functions', () => {
 
     const otherInput = await failure(
       sfn.send(
-        new StartExecutionCommand({ stateMachineArn: STANDARD_ARN, name: 'dup-1', input: JSON.stringify({ name: 'dee', gate: 'dup' }) }),
+        new StartExecutionCommand({
+          stateMachineArn: STANDARD_ARN,
+          name: 'dup-1',
+          input: JSON.stringify({ name: 'dee', gate: 'dup' }),
+        }),
       ),
     );
     expect(otherInput.name).toBe('ExecutionAlreadyExists');
 
     open();
     expect((await describeUntilStopped(first.executionArn ?? '')).status).toBe('SUCCEEDED');
-    const afterEnd = await failure(sfn.send(new StartExecutionCommand({ stateMachineArn: STANDARD_ARN, name: 'dup-1', input })));
+    const afterEnd = await failure(
+      sfn.send(new StartExecutionCommand({ stateMachineArn: STANDARD_ARN, name: 'dup-1', input })),
+    );
     expect(afterEnd.name).toBe('ExecutionAlreadyExists');
     expect(afterEnd.message).toContain(first.executionArn);
   });
@@ -259,7 +288,9 @@ describe('Local AWS endpoint: Step Functions', () => {
   });
 
   it('refuses DescribeExecution of an EXPRESS execution, as AWS does', async () => {
-    const { executionArn } = await sfn.send(new StartSyncExecutionCommand({ stateMachineArn: EXPRESS_ARN, input: '{"name":"fay"}' }));
+    const { executionArn } = await sfn.send(
+      new StartSyncExecutionCommand({ stateMachineArn: EXPRESS_ARN, input: '{"name":"fay"}' }),
+    );
     const err = await failure(sfn.send(new DescribeExecutionCommand({ executionArn })));
     expect(err.name).toBe('InvalidArn');
   });
@@ -268,28 +299,46 @@ describe('Local AWS endpoint: Step Functions', () => {
     const noMachine = await failure(sfn.send(new StartExecutionCommand({ stateMachineArn: MISSING_ARN, input: '{}' })));
     expect(noMachine.name).toBe('StateMachineDoesNotExist');
     expect(noMachine.$metadata?.httpStatusCode).toBe(400);
-    const noMachineSync = await failure(sfn.send(new StartSyncExecutionCommand({ stateMachineArn: MISSING_ARN, input: '{}' })));
+    const noMachineSync = await failure(
+      sfn.send(new StartSyncExecutionCommand({ stateMachineArn: MISSING_ARN, input: '{}' })),
+    );
     expect(noMachineSync.name).toBe('StateMachineDoesNotExist');
 
     for (const executionArn of [
       `arn:aws:states:${REGION}:${ACCOUNT}:execution:GreetStandard:never-started`,
       `arn:aws:states:${REGION}:${ACCOUNT}:execution:Missing:never-started`,
     ]) {
-      expect((await failure(sfn.send(new DescribeExecutionCommand({ executionArn })))).name).toBe('ExecutionDoesNotExist');
-      expect((await failure(sfn.send(new GetExecutionHistoryCommand({ executionArn })))).name).toBe('ExecutionDoesNotExist');
+      expect((await failure(sfn.send(new DescribeExecutionCommand({ executionArn })))).name).toBe(
+        'ExecutionDoesNotExist',
+      );
+      expect((await failure(sfn.send(new GetExecutionHistoryCommand({ executionArn })))).name).toBe(
+        'ExecutionDoesNotExist',
+      );
     }
-    expect((await failure(sfn.send(new DescribeExecutionCommand({ executionArn: 'not-an-arn' })))).name).toBe('InvalidArn');
-    expect((await failure(sfn.send(new StartExecutionCommand({ stateMachineArn: 'not-an-arn' })))).name).toBe('InvalidArn');
+    expect((await failure(sfn.send(new DescribeExecutionCommand({ executionArn: 'not-an-arn' })))).name).toBe(
+      'InvalidArn',
+    );
+    expect((await failure(sfn.send(new StartExecutionCommand({ stateMachineArn: 'not-an-arn' })))).name).toBe(
+      'InvalidArn',
+    );
   });
 
   it('answers InvalidExecutionInput for input that is not JSON and InvalidName for a bad name', async () => {
-    const badInput = await failure(sfn.send(new StartExecutionCommand({ stateMachineArn: STANDARD_ARN, input: '{"name":' })));
+    const badInput = await failure(
+      sfn.send(new StartExecutionCommand({ stateMachineArn: STANDARD_ARN, input: '{"name":' })),
+    );
     expect(badInput.name).toBe('InvalidExecutionInput');
-    const badSyncInput = await failure(sfn.send(new StartSyncExecutionCommand({ stateMachineArn: EXPRESS_ARN, input: 'nope' })));
+    const badSyncInput = await failure(
+      sfn.send(new StartSyncExecutionCommand({ stateMachineArn: EXPRESS_ARN, input: 'nope' })),
+    );
     expect(badSyncInput.name).toBe('InvalidExecutionInput');
-    const badName = await failure(sfn.send(new StartExecutionCommand({ stateMachineArn: STANDARD_ARN, name: 'has space', input: '{}' })));
+    const badName = await failure(
+      sfn.send(new StartExecutionCommand({ stateMachineArn: STANDARD_ARN, name: 'has space', input: '{}' })),
+    );
     expect(badName.name).toBe('InvalidName');
-    const longName = await failure(sfn.send(new StartExecutionCommand({ stateMachineArn: STANDARD_ARN, name: 'x'.repeat(81) })));
+    const longName = await failure(
+      sfn.send(new StartExecutionCommand({ stateMachineArn: STANDARD_ARN, name: 'x'.repeat(81) })),
+    );
     expect(longName.name).toBe('InvalidName');
   });
 
@@ -325,20 +374,37 @@ describe('Local AWS endpoint: Step Functions', () => {
   });
 
   it('records a failed Task in the history as TaskFailed then ExecutionFailed', async () => {
-    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: STANDARD_ARN, input: '{"name":""}' }));
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: STANDARD_ARN, input: '{"name":""}' }),
+    );
     await describeUntilStopped(executionArn ?? '');
     const { events = [] } = await sfn.send(new GetExecutionHistoryCommand({ executionArn }));
-    expect(events.map((e) => e.type)).toEqual(['ExecutionStarted', 'TaskStateEntered', 'TaskFailed', 'ExecutionFailed']);
-    expect(events[2]?.taskFailedEventDetails).toMatchObject({ resourceType: 'lambda', resource: 'invoke', error: 'InvalidGreeting' });
+    expect(events.map((e) => e.type)).toEqual([
+      'ExecutionStarted',
+      'TaskStateEntered',
+      'TaskFailed',
+      'ExecutionFailed',
+    ]);
+    expect(events[2]?.taskFailedEventDetails).toMatchObject({
+      resourceType: 'lambda',
+      resource: 'invoke',
+      error: 'InvalidGreeting',
+    });
     expect(events[3]?.executionFailedEventDetails?.error).toBe('InvalidGreeting');
   });
 
   it('stops a RUNNING STANDARD execution: ABORTED with the given error and cause', async () => {
     const open = gate('stop');
     const { executionArn } = await sfn.send(
-      new StartExecutionCommand({ stateMachineArn: STANDARD_ARN, name: 'stop-1', input: '{"name":"hal","gate":"stop"}' }),
+      new StartExecutionCommand({
+        stateMachineArn: STANDARD_ARN,
+        name: 'stop-1',
+        input: '{"name":"hal","gate":"stop"}',
+      }),
     );
-    const stopped = await sfn.send(new StopExecutionCommand({ executionArn, error: 'Operator.Cancelled', cause: 'by test' }));
+    const stopped = await sfn.send(
+      new StopExecutionCommand({ executionArn, error: 'Operator.Cancelled', cause: 'by test' }),
+    );
     expect(stopped.stopDate).toBeInstanceOf(Date);
     const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
     expect(d).toMatchObject({ status: 'ABORTED', error: 'Operator.Cancelled', cause: 'by test' });
@@ -348,7 +414,10 @@ describe('Local AWS endpoint: Step Functions', () => {
   it('drops the sync- host prefix only when an endpoint is configured', async () => {
     expect(await sfn.config.disableHostPrefix).toBe(true);
 
-    const saved = { AWS_ENDPOINT_URL_SFN: process.env['AWS_ENDPOINT_URL_SFN'], AWS_ENDPOINT_URL: process.env['AWS_ENDPOINT_URL'] };
+    const saved = {
+      AWS_ENDPOINT_URL_SFN: process.env['AWS_ENDPOINT_URL_SFN'],
+      AWS_ENDPOINT_URL: process.env['AWS_ENDPOINT_URL'],
+    };
     delete process.env['AWS_ENDPOINT_URL_SFN'];
     delete process.env['AWS_ENDPOINT_URL'];
     const aws = sfnClient();
@@ -362,7 +431,9 @@ describe('Local AWS endpoint: Step Functions', () => {
 
     // Why: with the prefix, the SDK sends StartSyncExecution to sync-127.0.0.1, which does not resolve.
     const prefixed = new SFNClient({ endpoint: endpoint.url, maxAttempts: 1 });
-    const err = await failure(prefixed.send(new StartSyncExecutionCommand({ stateMachineArn: EXPRESS_ARN, input: '{"name":"ivy"}' })));
+    const err = await failure(
+      prefixed.send(new StartSyncExecutionCommand({ stateMachineArn: EXPRESS_ARN, input: '{"name":"ivy"}' })),
+    );
     expect(err).toMatchObject({ hostname: 'sync-127.0.0.1' });
     prefixed.destroy();
   });
@@ -379,10 +450,17 @@ describe('Local AWS endpoint: Secrets Manager', () => {
     expect(byName.CreatedDate).toBeInstanceOf(Date);
 
     const byArn = await secrets.send(new GetSecretValueCommand({ SecretId: byName.ARN }));
-    expect(byArn).toMatchObject({ ARN: byName.ARN, Name: SECRET_NAME, SecretString: SECRET_VALUE, VersionId: byName.VersionId });
+    expect(byArn).toMatchObject({
+      ARN: byName.ARN,
+      Name: SECRET_NAME,
+      SecretString: SECRET_VALUE,
+      VersionId: byName.VersionId,
+    });
     const byPartialArn = await secrets.send(new GetSecretValueCommand({ SecretId: byName.ARN?.slice(0, -7) }));
     expect(byPartialArn.SecretString).toBe(SECRET_VALUE);
-    const current = await secrets.send(new GetSecretValueCommand({ SecretId: SECRET_NAME, VersionStage: 'AWSCURRENT' }));
+    const current = await secrets.send(
+      new GetSecretValueCommand({ SecretId: SECRET_NAME, VersionStage: 'AWSCURRENT' }),
+    );
     expect(current.SecretString).toBe(SECRET_VALUE);
   });
 
@@ -392,17 +470,27 @@ describe('Local AWS endpoint: Secrets Manager', () => {
     expect(unknown).toBeInstanceOf(ResourceNotFoundException);
     expect(unknown.$metadata?.httpStatusCode).toBe(400);
     const unknownArn = await failure(
-      secrets.send(new GetSecretValueCommand({ SecretId: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:no-such-secret-AbCdEf` })),
+      secrets.send(
+        new GetSecretValueCommand({
+          SecretId: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:no-such-secret-AbCdEf`,
+        }),
+      ),
     );
     expect(unknownArn.name).toBe('ResourceNotFoundException');
-    const stage = await failure(secrets.send(new GetSecretValueCommand({ SecretId: SECRET_NAME, VersionStage: 'AWSPREVIOUS' })));
+    const stage = await failure(
+      secrets.send(new GetSecretValueCommand({ SecretId: SECRET_NAME, VersionStage: 'AWSPREVIOUS' })),
+    );
     expect(stage.name).toBe('ResourceNotFoundException');
   });
 });
 
 describe('Local AWS endpoint: protocol', () => {
   async function post(target: string, body: string, contentType = 'application/x-amz-json-1.0') {
-    const res = await fetch(`${endpoint.url}/`, { method: 'POST', headers: { 'X-Amz-Target': target, 'Content-Type': contentType }, body });
+    const res = await fetch(`${endpoint.url}/`, {
+      method: 'POST',
+      headers: { 'X-Amz-Target': target, 'Content-Type': contentType },
+      body,
+    });
     return {
       status: res.status,
       contentType: res.headers.get('content-type'),
@@ -430,14 +518,25 @@ describe('Local AWS endpoint: protocol', () => {
     const missing = await post('AWSStepFunctions.StartExecution', JSON.stringify({ input: '{}' }));
     expect(missing).toMatchObject({ status: 400, body: { __type: 'ValidationException' } });
     expect(JSON.stringify(missing.body)).toContain('stateMachineArn');
-    const wrongType = await post('secretsmanager.GetSecretValue', JSON.stringify({ SecretId: 42 }), 'application/x-amz-json-1.1');
-    expect(wrongType).toMatchObject({ status: 400, contentType: 'application/x-amz-json-1.1', body: { __type: 'ValidationException' } });
+    const wrongType = await post(
+      'secretsmanager.GetSecretValue',
+      JSON.stringify({ SecretId: 42 }),
+      'application/x-amz-json-1.1',
+    );
+    expect(wrongType).toMatchObject({
+      status: 400,
+      contentType: 'application/x-amz-json-1.1',
+      body: { __type: 'ValidationException' },
+    });
     const notJson = await post('AWSStepFunctions.DescribeExecution', '{nope');
     expect(notJson).toMatchObject({ status: 400, body: { __type: 'SerializationException' } });
   });
 
   it('sends timestamps as epoch seconds (JSON numbers), as the services do', async () => {
-    const res = await post('AWSStepFunctions.StartExecution', JSON.stringify({ stateMachineArn: STANDARD_ARN, input: '{"name":"jo"}' }));
+    const res = await post(
+      'AWSStepFunctions.StartExecution',
+      JSON.stringify({ stateMachineArn: STANDARD_ARN, input: '{"name":"jo"}' }),
+    );
     expect(res.status).toBe(200);
     const { startDate } = res.body as { startDate: unknown };
     expect(typeof startDate).toBe('number');

@@ -27,8 +27,16 @@ import { localSaga, newOrderId, purchase, seed, type ShopSpec } from '../support
  * that no event is lost and that the consumers' effects happen once per eventId.
  */
 
-const HAPPY = ['ORDER_CREATED', 'PAYMENT_RESERVED', 'INVENTORY_RESERVED', 'ITEM_RESERVED', 'PAYMENT_PROCESSED', 'ORDER_COMPLETED'];
-const CONSUMERS = existsSync(join(REPO_ROOT, 'lambdas/notifier/app.ts')) && existsSync(join(REPO_ROOT, 'lambdas/transmitter/app.ts'));
+const HAPPY = [
+  'ORDER_CREATED',
+  'PAYMENT_RESERVED',
+  'INVENTORY_RESERVED',
+  'ITEM_RESERVED',
+  'PAYMENT_PROCESSED',
+  'ORDER_COMPLETED',
+];
+const CONSUMERS =
+  existsSync(join(REPO_ROOT, 'lambdas/notifier/app.ts')) && existsSync(join(REPO_ROOT, 'lambdas/transmitter/app.ts'));
 
 const shop: ShopSpec = {
   items: [{ itemId: 'sword', price: 1_000, stock: 100 }],
@@ -51,7 +59,8 @@ interface Detail {
 
 const detailOf = (e: PublishedEvent): Detail => e.detail as Detail;
 const QUIET = { log: () => undefined };
-const ofOrder = (saga: LocalSaga, orderId: string) => saga.events.published().filter((e) => detailOf(e).orderId === orderId);
+const ofOrder = (saga: LocalSaga, orderId: string) =>
+  saga.events.published().filter((e) => detailOf(e).orderId === orderId);
 const withoutNotifications = (events: PublishedEvent[]) => events.filter((e) => e.detailType !== 'NOTIFICATION_SENT');
 
 /** Every outbox item of the order (`EVENT#...` in its partition), by eventId. */
@@ -61,48 +70,52 @@ async function outbox(saga: LocalSaga, orderId: string) {
 }
 
 /** An EventBridge client whose PutEvents fails as told, before the SDK's own retries see anything. */
-function faultyEventBridge(faults: { failCalls?: number; entries?: { eventId: string; code: string; times: number }[] }) {
+function faultyEventBridge(faults: {
+  failCalls?: number;
+  entries?: { eventId: string; code: string; times: number }[];
+}) {
   const client = new EventBridgeClient({});
   let callsToFail = faults.failCalls ?? 0;
   const failedSoFar = new Map<string, number>();
   const stats = { calls: 0, failedCalls: 0, failedEntries: [] as string[] };
   const eventIdOf = (e: PutEventsRequestEntry) => (JSON.parse(e.Detail ?? '{}') as { eventId?: string }).eventId ?? '';
   client.middlewareStack.add(
-    (next, context) =>
-      async (args) => {
-        if (context.commandName !== 'PutEventsCommand') return next(args);
-        stats.calls++;
-        if (callsToFail > 0) {
-          callsToFail--;
-          stats.failedCalls++;
-          throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
-        }
-        const input = args.input as PutEventsCommandInput;
-        const entries = input.Entries ?? [];
-        const verdicts = entries.map((e) => {
-          const id = eventIdOf(e);
-          const fault = (faults.entries ?? []).find((f) => f.eventId === id);
-          if (!fault || (failedSoFar.get(id) ?? 0) >= fault.times) return undefined;
-          failedSoFar.set(id, (failedSoFar.get(id) ?? 0) + 1);
-          stats.failedEntries.push(id);
-          return { ErrorCode: fault.code, ErrorMessage: `injected ${fault.code}` } satisfies PutEventsResultEntry;
-        });
-        const passing = entries.filter((_, i) => !verdicts[i]);
-        let accepted: PutEventsResultEntry[] = [];
-        let response: unknown = {};
-        if (passing.length > 0) {
-          const result = await next({ ...args, input: { ...input, Entries: passing } });
-          accepted = [...((result.output as PutEventsCommandOutput).Entries ?? [])];
-          response = result.response;
-        }
-        const merged = verdicts.map((v) => v ?? accepted.shift() ?? { ErrorCode: 'InternalFailure', ErrorMessage: 'no result' });
-        const output: PutEventsCommandOutput = {
-          $metadata: {},
-          FailedEntryCount: merged.filter((r) => r.ErrorCode).length,
-          Entries: merged,
-        };
-        return { output, response };
-      },
+    (next, context) => async (args) => {
+      if (context.commandName !== 'PutEventsCommand') return next(args);
+      stats.calls++;
+      if (callsToFail > 0) {
+        callsToFail--;
+        stats.failedCalls++;
+        throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+      }
+      const input = args.input as PutEventsCommandInput;
+      const entries = input.Entries ?? [];
+      const verdicts = entries.map((e) => {
+        const id = eventIdOf(e);
+        const fault = (faults.entries ?? []).find((f) => f.eventId === id);
+        if (!fault || (failedSoFar.get(id) ?? 0) >= fault.times) return undefined;
+        failedSoFar.set(id, (failedSoFar.get(id) ?? 0) + 1);
+        stats.failedEntries.push(id);
+        return { ErrorCode: fault.code, ErrorMessage: `injected ${fault.code}` } satisfies PutEventsResultEntry;
+      });
+      const passing = entries.filter((_, i) => !verdicts[i]);
+      let accepted: PutEventsResultEntry[] = [];
+      let response: unknown = {};
+      if (passing.length > 0) {
+        const result = await next({ ...args, input: { ...input, Entries: passing } });
+        accepted = [...((result.output as PutEventsCommandOutput).Entries ?? [])];
+        response = result.response;
+      }
+      const merged = verdicts.map(
+        (v) => v ?? accepted.shift() ?? { ErrorCode: 'InternalFailure', ErrorMessage: 'no result' },
+      );
+      const output: PutEventsCommandOutput = {
+        $metadata: {},
+        FailedEntryCount: merged.filter((r) => r.ErrorCode).length,
+        Entries: merged,
+      };
+      return { output, response };
+    },
     { step: 'initialize', name: 'injectPutEventsFaults' },
   );
   return { client, stats };
@@ -133,14 +146,22 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
         expect(Object.keys(d).sort()).toEqual(['eventId', 'orderId', 'payload', 'timestamp', 'type', 'userId']);
         const item = items.get(d.eventId);
         expect(item, d.eventId).toBeDefined();
-        expect(d).toEqual({ eventId: item?.eventId, type: item?.type, orderId, userId: 'alice', timestamp: item?.timestamp, payload: item?.payload });
+        expect(d).toEqual({
+          eventId: item?.eventId,
+          type: item?.type,
+          orderId,
+          userId: 'alice',
+          timestamp: item?.timestamp,
+          payload: item?.payload,
+        });
       }
       // Each event exactly once, and every outbox item published.
       const ids = published.map((e) => detailOf(e).eventId);
       expect(new Set(ids).size).toBe(ids.length);
       expect(new Set(ids)).toEqual(new Set(items.keys()));
       expect(ids.filter((id) => !id.includes('NOTIFICATION_SENT'))).toEqual(HAPPY.map((t) => `${orderId}:${t}`));
-      for (const q of ['PublisherDlq', 'NotifierDlq', 'TransmissionQueue', 'TransmissionDlq']) expect(saga.events.queues.depth(q), q).toBe(0);
+      for (const q of ['PublisherDlq', 'NotifierDlq', 'TransmissionQueue', 'TransmissionDlq'])
+        expect(saga.events.queues.depth(q), q).toBe(0);
     });
 
     it.runIf(CONSUMERS)('notifies the notified events and transmits the completed order, once each', async () => {
@@ -151,17 +172,27 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
       const published = ofOrder(saga, orderId);
       const notified = HAPPY.filter((t) => (NOTIFIED_EVENTS as readonly string[]).includes(t));
       const sent = published.filter((e) => e.detailType === 'NOTIFICATION_SENT').map((e) => detailOf(e));
-      expect(sent.map((d) => d.eventId).sort()).toEqual(notified.map((t) => `${orderId}:NOTIFICATION_SENT:${t}`).sort());
-      expect(sent.map((d) => d.payload['notifiedEventId']).sort()).toEqual(notified.map((t) => `${orderId}:${t}`).sort());
+      expect(sent.map((d) => d.eventId).sort()).toEqual(
+        notified.map((t) => `${orderId}:NOTIFICATION_SENT:${t}`).sort(),
+      );
+      expect(sent.map((d) => d.payload['notifiedEventId']).sort()).toEqual(
+        notified.map((t) => `${orderId}:${t}`).sort(),
+      );
       for (const t of TRANSMITTED_EVENTS) {
-        await expect(readTransmission(saga.ddb, saga.tables.NOTIFICATIONS_TABLE, `${orderId}:${t}`)).resolves.toMatchObject({ orderId, quantity: 2 });
+        await expect(
+          readTransmission(saga.ddb, saga.tables.NOTIFICATIONS_TABLE, `${orderId}:${t}`),
+        ).resolves.toMatchObject({ orderId, quantity: 2 });
       }
     });
 
     it('publishes a refused purchase: the order created, then failed', async () => {
       const orderId = newOrderId();
       const { run } = await purchase(saga, { orderId, userId: 'poor', itemId: 'sword', quantity: 1 });
-      expect(run.output).toMatchObject({ status: 'FAILED', failedStep: 'DeductBalance', reason: 'InsufficientBalance' });
+      expect(run.output).toMatchObject({
+        status: 'FAILED',
+        failedStep: 'DeductBalance',
+        reason: 'InsufficientBalance',
+      });
       await saga.events.drain();
 
       const published = ofOrder(saga, orderId);
@@ -171,7 +202,10 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
         reason: 'InsufficientBalance',
       });
       expect(new Set(published.map((e) => detailOf(e).eventId))).toEqual(new Set((await outbox(saga, orderId)).keys()));
-      if (CONSUMERS) expect(published.filter((e) => e.detailType === 'NOTIFICATION_SENT').map((e) => detailOf(e).eventId)).toEqual([`${orderId}:NOTIFICATION_SENT:ORDER_FAILED`]);
+      if (CONSUMERS)
+        expect(published.filter((e) => e.detailType === 'NOTIFICATION_SENT').map((e) => detailOf(e).eventId)).toEqual([
+          `${orderId}:NOTIFICATION_SENT:ORDER_FAILED`,
+        ]);
     });
 
     it('publishes a compensated purchase: the rollbacks in reverse order, then the failure', async () => {
@@ -180,9 +214,18 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
       const orderId = newOrderId();
       await purchase(saga, { orderId: first, userId: 'carol', itemId: 'sword', quantity: 40 });
       const { run } = await purchase(saga, { orderId, userId: 'carol', itemId: 'sword', quantity: 20 });
-      expect(run.output).toMatchObject({ status: 'FAILED', failedStep: 'ReserveInventorySlots', reason: 'InventoryFull' });
+      expect(run.output).toMatchObject({
+        status: 'FAILED',
+        failedStep: 'ReserveInventorySlots',
+        reason: 'InventoryFull',
+      });
       await saga.events.drain();
-      expect(withoutNotifications(ofOrder(saga, orderId)).map((e) => e.detailType)).toEqual(['ORDER_CREATED', 'PAYMENT_RESERVED', 'PAYMENT_ROLLBACK', 'ORDER_FAILED']);
+      expect(withoutNotifications(ofOrder(saga, orderId)).map((e) => e.detailType)).toEqual([
+        'ORDER_CREATED',
+        'PAYMENT_RESERVED',
+        'PAYMENT_ROLLBACK',
+        'ORDER_FAILED',
+      ]);
     });
   });
 
@@ -210,7 +253,13 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
         }),
       );
       expect(out.FailedEntryCount).toBe(3);
-      expect(out.Entries?.map((e) => e.ErrorCode ?? 'ok')).toEqual(['ok', 'ok', 'MalformedDetail', 'InvalidArgument', 'ResourceNotFoundException']);
+      expect(out.Entries?.map((e) => e.ErrorCode ?? 'ok')).toEqual([
+        'ok',
+        'ok',
+        'MalformedDetail',
+        'InvalidArgument',
+        'ResourceNotFoundException',
+      ]);
       const pings = saga.events.published().filter((e) => e.detailType === 'PING');
       expect(pings.map((e) => [e.id, e.detail])).toEqual([
         [out.Entries?.[0]?.EventId, { n: 1 }],
@@ -218,12 +267,20 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
       ]);
       // No rule matches this source: nothing was delivered anywhere.
       await saga.events.drain();
-      for (const q of ['NotifierDlq', 'TransmissionQueue', 'TransmissionDlq']) expect(saga.events.queues.depth(q), q).toBe(0);
+      for (const q of ['NotifierDlq', 'TransmissionQueue', 'TransmissionDlq'])
+        expect(saga.events.queues.depth(q), q).toBe(0);
     });
 
     it('refuses more than 10 entries in one call', async () => {
-      const entries = Array.from({ length: 11 }, () => ({ EventBusName: bus, Source: 'test', DetailType: 'PING', Detail: '{}' }));
-      await expect(client.send(new PutEventsCommand({ Entries: entries }))).rejects.toMatchObject({ name: 'ValidationException' });
+      const entries = Array.from({ length: 11 }, () => ({
+        EventBusName: bus,
+        Source: 'test',
+        DetailType: 'PING',
+        Detail: '{}',
+      }));
+      await expect(client.send(new PutEventsCommand({ Entries: entries }))).rejects.toMatchObject({
+        name: 'ValidationException',
+      });
     });
   });
 
@@ -241,7 +298,12 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
           { eventId: `${orderId}:ORDER_COMPLETED`, code: 'ThrottlingException', times: 3 },
         ],
       });
-      saga = await localSaga({ events: {}, overrides: { Publisher: { eventBridge: faults.client, putAttempts: 2, retryBaseDelayMs: 1, log: () => undefined } } });
+      saga = await localSaga({
+        events: {},
+        overrides: {
+          Publisher: { eventBridge: faults.client, putAttempts: 2, retryBaseDelayMs: 1, log: () => undefined },
+        },
+      });
       await seed(saga, shop);
     });
     afterAll(() => saga?.close());
@@ -268,10 +330,14 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
 
     it.runIf(CONSUMERS)('still notifies and transmits once per eventId', async () => {
       const sent = ofOrder(saga, orderId).filter((e) => e.detailType === 'NOTIFICATION_SENT');
-      expect(new Set(sent.map((e) => detailOf(e).eventId)).size).toBe(NOTIFIED_EVENTS.filter((t) => HAPPY.includes(t)).length);
+      expect(new Set(sent.map((e) => detailOf(e).eventId)).size).toBe(
+        NOTIFIED_EVENTS.filter((t) => HAPPY.includes(t)).length,
+      );
       const items = await outboxEventsOf(saga.ddb, saga.tables.ORDERS_TABLE, orderId);
       expect(items.filter((i) => i.type === 'NOTIFICATION_SENT')).toHaveLength(2);
-      await expect(readTransmission(saga.ddb, saga.tables.NOTIFICATIONS_TABLE, `${orderId}:ORDER_COMPLETED`)).resolves.toMatchObject({ orderId });
+      await expect(
+        readTransmission(saga.ddb, saga.tables.NOTIFICATIONS_TABLE, `${orderId}:ORDER_COMPLETED`),
+      ).resolves.toMatchObject({ orderId });
       expect(saga.events.queues.depth('TransmissionDlq')).toBe(0);
     });
   });
@@ -282,7 +348,9 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
     const poison = `${orders[1]}:INVENTORY_RESERVED`;
     beforeAll(async () => {
       // EventBridge rejects one event for good (as it would a malformed entry).
-      const faults = faultyEventBridge({ entries: [{ eventId: poison, code: 'InvalidArgument', times: Number.POSITIVE_INFINITY }] });
+      const faults = faultyEventBridge({
+        entries: [{ eventId: poison, code: 'InvalidArgument', times: Number.POSITIVE_INFINITY }],
+      });
       saga = await localSaga({
         // The stream is read only when drained: the three purchases arrive as one batch.
         events: { streamPollIntervalMs: 600_000 },
@@ -293,14 +361,21 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
     afterAll(() => saga?.close());
 
     it('isolates it, sends it to the PublisherDlq after the retries, and publishes every other event', async () => {
-      await Promise.all(orders.map((orderId, i) => purchase(saga, { orderId, userId: ['alice', 'bob', 'carol'][i] as string, itemId: 'sword', quantity: 1 })));
+      await Promise.all(
+        orders.map((orderId, i) =>
+          purchase(saga, { orderId, userId: ['alice', 'bob', 'carol'][i] as string, itemId: 'sword', quantity: 1 }),
+        ),
+      );
       await saga.events.drain();
 
       const published = new Set(saga.events.published().map((e) => detailOf(e).eventId));
       expect(published.has(poison)).toBe(false);
       for (const orderId of orders) {
         const expected = [...(await outbox(saga, orderId)).keys()].filter((id) => id !== poison);
-        expect(expected.filter((id) => !published.has(id)), orderId).toEqual([]);
+        expect(
+          expected.filter((id) => !published.has(id)),
+          orderId,
+        ).toEqual([]);
       }
 
       // One dead letter: the poison alone, after the mapping's 10 retries (bisecting down to it).
@@ -308,7 +383,12 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
       expect(dead).toHaveLength(1);
       const record = JSON.parse(dead[0]?.body ?? '{}') as {
         requestContext: { condition: string; approximateInvokeCount: number };
-        DDBStreamBatchInfo: { batchSize: number; startSequenceNumber: string; endSequenceNumber: string; streamArn: string };
+        DDBStreamBatchInfo: {
+          batchSize: number;
+          startSequenceNumber: string;
+          endSequenceNumber: string;
+          streamArn: string;
+        };
       };
       expect(record.requestContext).toMatchObject({ condition: 'RetryAttemptsExhausted', approximateInvokeCount: 11 });
       expect(record.DDBStreamBatchInfo.batchSize).toBe(1);
@@ -325,7 +405,10 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
     const orderId = newOrderId();
     beforeAll(async () => {
       // The notifier's sender is down; the transmitter cannot write its delivery records.
-      const down = { channel: 'recording', send: () => Promise.reject(Object.assign(new Error('mail server down'), { name: 'SenderUnavailable' })) };
+      const down = {
+        channel: 'recording',
+        send: () => Promise.reject(Object.assign(new Error('mail server down'), { name: 'SenderUnavailable' })),
+      };
       const brokenDdb = new DynamoDBClient({});
       brokenDdb.middlewareStack.add(
         () => async () => {
@@ -333,7 +416,10 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
         },
         { step: 'initialize', name: 'outage' },
       );
-      saga = await localSaga({ events: {}, overrides: { Publisher: QUIET, Notifier: { sender: down }, Transmitter: { ddb: documentClient(brokenDdb) } } });
+      saga = await localSaga({
+        events: {},
+        overrides: { Publisher: QUIET, Notifier: { sender: down }, Transmitter: { ddb: documentClient(brokenDdb) } },
+      });
       await seed(saga, shop);
     });
     afterAll(() => saga?.close());
@@ -343,8 +429,20 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
       await saga.events.drain();
 
       // Notifier: asynchronous invocation, 1 + 2 retries, then the on-failure destination.
-      const notifierDead = saga.events.queues.messages('NotifierDlq').map((m) => JSON.parse(m.body) as { requestContext: { condition: string; approximateInvokeCount: number }; requestPayload: { detail: Detail; 'detail-type': string }; responsePayload: { errorType: string } });
-      expect(notifierDead.map((r) => r.requestPayload['detail-type']).sort()).toEqual(['ORDER_COMPLETED', 'PAYMENT_PROCESSED']);
+      const notifierDead = saga.events.queues
+        .messages('NotifierDlq')
+        .map(
+          (m) =>
+            JSON.parse(m.body) as {
+              requestContext: { condition: string; approximateInvokeCount: number };
+              requestPayload: { detail: Detail; 'detail-type': string };
+              responsePayload: { errorType: string };
+            },
+        );
+      expect(notifierDead.map((r) => r.requestPayload['detail-type']).sort()).toEqual([
+        'ORDER_COMPLETED',
+        'PAYMENT_PROCESSED',
+      ]);
       for (const r of notifierDead) {
         expect(r.requestContext).toMatchObject({ condition: 'RetriesExhausted', approximateInvokeCount: 3 });
         expect(r.responsePayload.errorType).toBe('SenderUnavailable');
@@ -352,10 +450,20 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
       // Transmitter: SQS redrive after 5 receives; the message is the EventBridge event.
       const transmissionDead = saga.events.queues.messages('TransmissionDlq');
       expect(transmissionDead).toHaveLength(1);
-      const transmitter = Object.entries(saga.events.stats().queues).find(([queue]) => queue.includes('TransmissionQueue'))?.[1];
+      const transmitter = Object.entries(saga.events.stats().queues).find(([queue]) =>
+        queue.includes('TransmissionQueue'),
+      )?.[1];
       expect(transmitter).toMatchObject({ invocations: 5, partialFailures: 5 });
-      const envelope = JSON.parse(transmissionDead[0]?.body ?? '{}') as { source: string; 'detail-type': string; detail: Detail };
-      expect(envelope).toMatchObject({ source: EVENT_SOURCE, 'detail-type': 'ORDER_COMPLETED', detail: { eventId: `${orderId}:ORDER_COMPLETED` } });
+      const envelope = JSON.parse(transmissionDead[0]?.body ?? '{}') as {
+        source: string;
+        'detail-type': string;
+        detail: Detail;
+      };
+      expect(envelope).toMatchObject({
+        source: EVENT_SOURCE,
+        'detail-type': 'ORDER_COMPLETED',
+        detail: { eventId: `${orderId}:ORDER_COMPLETED` },
+      });
       expect(saga.events.queues.depth('TransmissionQueue')).toBe(0);
       expect(saga.events.queues.depth('PublisherDlq')).toBe(0);
     });

@@ -18,7 +18,10 @@ describe('Handlers: input and environment', () => {
   it.each([
     ['a non-object', 'hello'],
     ['a missing total', { orderId: 'o-x', userId: 'alice', itemId: 'i', quantity: 1, unitPrice: 1, discount: 0 }],
-    ['a negative total', { orderId: 'o-x', userId: 'alice', itemId: 'i', quantity: 1, unitPrice: 1, discount: 0, totalAmount: -5 }],
+    [
+      'a negative total',
+      { orderId: 'o-x', userId: 'alice', itemId: 'i', quantity: 1, unitPrice: 1, discount: 0, totalAmount: -5 },
+    ],
   ])('refuses %s as InvalidInput and writes nothing', async (_what, payload) => {
     const before = await snapshot(saga);
     const result = await saga.lambdas.get('DeductBalance')?.invoke(payload);

@@ -27,7 +27,10 @@ interface World {
 }
 let world: World & { close: () => void };
 let env: NodeJS.ProcessEnv;
-const envOf = (w: World): NodeJS.ProcessEnv => ({ NOTIFICATIONS_TABLE: w.tables.NOTIFICATIONS_TABLE, ORDERS_TABLE: w.tables.ORDERS_TABLE });
+const envOf = (w: World): NodeJS.ProcessEnv => ({
+  NOTIFICATIONS_TABLE: w.tables.NOTIFICATIONS_TABLE,
+  ORDERS_TABLE: w.tables.ORDERS_TABLE,
+});
 
 beforeAll(async () => {
   world = await localEventTables();
@@ -73,7 +76,11 @@ function crashingDdb(): { ddb: DynamoDBDocumentClient; crashNextTransactions: (n
 }
 
 function completedEvent(userId = `u-${randomUUID().slice(0, 8)}`, orderId = newOrderId()): OutboxEvent {
-  return outboxEvent('ORDER_COMPLETED', { orderId, userId }, T0.toISOString(), { itemId: 'sword', quantity: 2, totalAmount: 3_000 });
+  return outboxEvent('ORDER_COMPLETED', { orderId, userId }, T0.toISOString(), {
+    itemId: 'sword',
+    quantity: 2,
+    totalAmount: 3_000,
+  });
 }
 
 async function notificationSentEvents(orderId: string, w: World = world) {
@@ -81,7 +88,12 @@ async function notificationSentEvents(orderId: string, w: World = world) {
 }
 
 function deliveries(w: World = world) {
-  return new DeliveryStore({ ddb: w.ddb, table: w.tables.NOTIFICATIONS_TABLE, consumer: 'notifier', clock: () => new Date() });
+  return new DeliveryStore({
+    ddb: w.ddb,
+    table: w.tables.NOTIFICATIONS_TABLE,
+    consumer: 'notifier',
+    clock: () => new Date(),
+  });
 }
 
 const told = (userId: string, w: World = world) => listNotifications(w.ddb, w.tables.NOTIFICATIONS_TABLE, userId);
@@ -137,26 +149,48 @@ describe('Notifier: what the user is told, from real purchases', () => {
     expect(alice).toHaveLength(2);
 
     const sent = await notificationSentEvents(orderId, saga);
-    expect(sent.map((e) => e.sk).sort()).toEqual(['EVENT#NOTIFICATION_SENT#ORDER_COMPLETED', 'EVENT#NOTIFICATION_SENT#PAYMENT_PROCESSED']);
+    expect(sent.map((e) => e.sk).sort()).toEqual([
+      'EVENT#NOTIFICATION_SENT#ORDER_COMPLETED',
+      'EVENT#NOTIFICATION_SENT#PAYMENT_PROCESSED',
+    ]);
     const forCompleted = sent.find((e) => e.qualifier === 'ORDER_COMPLETED');
     expect(forCompleted).toMatchObject({
       eventId: `${orderId}:NOTIFICATION_SENT:ORDER_COMPLETED`,
       type: 'NOTIFICATION_SENT',
       orderId,
       userId: 'alice',
-      payload: { orderId, userId: 'alice', notifiedEvent: 'ORDER_COMPLETED', notifiedEventId: completed.eventId, channel: 'recording' },
+      payload: {
+        orderId,
+        userId: 'alice',
+        notifiedEvent: 'ORDER_COMPLETED',
+        notifiedEventId: completed.eventId,
+        channel: 'recording',
+      },
     });
-    expect(await deliveries(saga).get(completed.eventId)).toMatchObject({ status: 'SENT', attempts: 1, channel: 'recording' });
+    expect(await deliveries(saga).get(completed.eventId)).toMatchObject({
+      status: 'SENT',
+      attempts: 1,
+      channel: 'recording',
+    });
   });
 
   it('notifies a failed order with its reason in plain words', async () => {
     const orderId = newOrderId();
     const { order } = await purchase(saga, { orderId, userId: 'bob', itemId: 'potion', quantity: 2 });
-    const failed = (await outboxEventsOf(saga.ddb, saga.tables.ORDERS_TABLE, orderId)).find((e) => e.type === 'ORDER_FAILED');
+    const failed = (await outboxEventsOf(saga.ddb, saga.tables.ORDERS_TABLE, orderId)).find(
+      (e) => e.type === 'ORDER_FAILED',
+    );
     if (!failed) throw new Error('the refused purchase wrote no ORDER_FAILED');
-    expect(failed.payload).toMatchObject({ failedStep: 'ReserveInventorySlots', reason: 'InventoryFull', totalAmount: order.totalAmount });
+    expect(failed.payload).toMatchObject({
+      failedStep: 'ReserveInventorySlots',
+      reason: 'InventoryFull',
+      totalAmount: order.totalAmount,
+    });
 
-    await expect(createHandler(envOf(saga))(envelopeOf(failed))).resolves.toMatchObject({ outcome: 'SENT', type: 'ORDER_FAILED' });
+    await expect(createHandler(envOf(saga))(envelopeOf(failed))).resolves.toMatchObject({
+      outcome: 'SENT',
+      type: 'ORDER_FAILED',
+    });
     const bob = (await told('bob', saga)).filter((n) => n.orderId === orderId);
     expect(bob).toEqual([
       expect.objectContaining({
@@ -167,9 +201,10 @@ describe('Notifier: what the user is told, from real purchases', () => {
           'Everything taken or reserved for it has been given back.',
       }),
     ]);
-    expect((await notificationSentEvents(orderId, saga)).map((e) => e.sk)).toEqual(['EVENT#NOTIFICATION_SENT#ORDER_FAILED']);
+    expect((await notificationSentEvents(orderId, saga)).map((e) => e.sk)).toEqual([
+      'EVENT#NOTIFICATION_SENT#ORDER_FAILED',
+    ]);
   });
-
 });
 
 describe('Notifier: messages', () => {
@@ -178,7 +213,9 @@ describe('Notifier: messages', () => {
     expect(failureSentence('UseCoupon', 'CouponExpired')).toBe('the coupon has expired');
     expect(failureSentence('ReserveStock', 'OutOfStock')).toBe('the item is out of stock');
     expect(failureSentence('ChargePayment', 'PaymentDeclined')).toBe('the payment was declined');
-    expect(failureSentence('ChargePayment', 'PaymentProviderUnavailable')).toBe('of a technical problem while processing the payment');
+    expect(failureSentence('ChargePayment', 'PaymentProviderUnavailable')).toBe(
+      'of a technical problem while processing the payment',
+    );
     expect(failureSentence('Mystery', 'States.Timeout')).toBe('of a technical problem');
   });
 });
@@ -228,7 +265,10 @@ describe('Notifier: exactly once per event id', () => {
     crash.crashNextTransactions(1);
     await expect(notifier(envelopeOf(event))).rejects.toMatchObject({ name: 'InjectedCrash' });
     expect(calls).toHaveLength(1);
-    expect(await deliveries().get(event.eventId)).toMatchObject({ status: 'CLAIMED', claimedUntil: at(60_000).toISOString() });
+    expect(await deliveries().get(event.eventId)).toMatchObject({
+      status: 'CLAIMED',
+      claimedUntil: at(60_000).toISOString(),
+    });
     expect(await notificationSentEvents(event.orderId)).toHaveLength(0);
 
     // Within the lease the claim protects the (possibly still running) first attempt.
@@ -250,7 +290,10 @@ describe('Notifier: exactly once per event id', () => {
     const { sender, calls } = spySender({ failFirst: 1 });
     const notifier = createHandler(env, { sender, clock: () => T0 });
     await expect(notifier(envelopeOf(event))).rejects.toMatchObject({ name: 'SenderUnavailable' });
-    expect(await deliveries().get(event.eventId)).toMatchObject({ status: 'FAILED', lastError: 'SenderUnavailable: mail server down' });
+    expect(await deliveries().get(event.eventId)).toMatchObject({
+      status: 'FAILED',
+      lastError: 'SenderUnavailable: mail server down',
+    });
     expect(await notificationSentEvents(event.orderId)).toHaveLength(0);
 
     await expect(notifier(envelopeOf(event))).resolves.toMatchObject({ outcome: 'SENT', attempt: 2 });
@@ -262,29 +305,57 @@ describe('Notifier: exactly once per event id', () => {
   it('a holder whose lease was taken over cannot record the delivery', async () => {
     const eventId = `${newOrderId()}:ORDER_COMPLETED`;
     let now = T0;
-    const store = new DeliveryStore({ ddb: world.ddb, table: world.tables.NOTIFICATIONS_TABLE, consumer: 'notifier', clock: () => now });
+    const store = new DeliveryStore({
+      ddb: world.ddb,
+      table: world.tables.NOTIFICATIONS_TABLE,
+      consumer: 'notifier',
+      clock: () => now,
+    });
     const first = await store.claim(eventId, 'ORDER_COMPLETED');
     now = at(60_001);
     const second = await store.claim(eventId, 'ORDER_COMPLETED');
     if (first.outcome !== 'CLAIMED' || second.outcome !== 'CLAIMED') throw new Error('expected two claims');
     await expect(store.complete(first.claim, 'SENT')).rejects.toBeInstanceOf(DeliveryClaimLost);
     await store.complete(second.claim, 'SENT');
-    await expect(store.claim(eventId, 'ORDER_COMPLETED')).resolves.toMatchObject({ outcome: 'DONE', record: { status: 'SENT', attempts: 2 } });
+    await expect(store.claim(eventId, 'ORDER_COMPLETED')).resolves.toMatchObject({
+      outcome: 'DONE',
+      record: { status: 'SENT', attempts: 2 },
+    });
   });
 });
 
 describe('Notifier: validation', () => {
   const cases: [string, () => unknown, string][] = [
-    ['a type it does not handle', () => envelopeOf(outboxEvent('ORDER_CREATED', { orderId: newOrderId(), userId: 'u1' }, T0.toISOString(), {})), 'UnsupportedEventType'],
-    ['NOTIFICATION_SENT itself', () => envelopeOf(outboxEvent('NOTIFICATION_SENT', { orderId: newOrderId(), userId: 'u1' }, T0.toISOString(), {}, 'X')), 'UnsupportedEventType'],
+    [
+      'a type it does not handle',
+      () => envelopeOf(outboxEvent('ORDER_CREATED', { orderId: newOrderId(), userId: 'u1' }, T0.toISOString(), {})),
+      'UnsupportedEventType',
+    ],
+    [
+      'NOTIFICATION_SENT itself',
+      () =>
+        envelopeOf(
+          outboxEvent('NOTIFICATION_SENT', { orderId: newOrderId(), userId: 'u1' }, T0.toISOString(), {}, 'X'),
+        ),
+      'UnsupportedEventType',
+    ],
     ['another source', () => envelopeOf(completedEvent(), { source: 'someone.else' }), 'InvalidEvent'],
     ['a detail of another type', () => envelopeOf(completedEvent(), { 'detail-type': 'ORDER_FAILED' }), 'InvalidEvent'],
     [
       'a payload without its fields',
-      () => envelopeOf(outboxEvent('ORDER_COMPLETED', { orderId: newOrderId(), userId: 'u1' }, T0.toISOString(), { itemId: 'sword' })),
+      () =>
+        envelopeOf(
+          outboxEvent('ORDER_COMPLETED', { orderId: newOrderId(), userId: 'u1' }, T0.toISOString(), {
+            itemId: 'sword',
+          }),
+        ),
       'InvalidEvent',
     ],
-    ['a detail without eventId', () => ({ ...envelopeOf(completedEvent()), detail: { type: 'ORDER_COMPLETED' } }), 'InvalidEvent'],
+    [
+      'a detail without eventId',
+      () => ({ ...envelopeOf(completedEvent()), detail: { type: 'ORDER_COMPLETED' } }),
+      'InvalidEvent',
+    ],
     ['not an event at all', () => 'hello', 'InvalidEvent'],
   ];
   it.each(cases)('refuses %s with a typed error and sends nothing', async (_what, build, name) => {
@@ -298,7 +369,9 @@ describe('Notifier: validation', () => {
     expect(() => createHandler({ NOTIFICATIONS_TABLE: 'notifications' })).toThrow(/ORDERS_TABLE/);
     expect(() => createHandler({ ...env, NOTIFICATION_SENDER: 'email' })).toThrow(/NOTIFICATION_SENDER/);
     expect(() => createHandler({ ...env, NOTIFICATION_SENDER: 'sns' })).toThrow(/NOTIFICATION_TOPIC_ARN is required/);
-    expect(() => createHandler({ ...env, NOTIFICATION_SENDER: 'sns', NOTIFICATION_TOPIC_ARN: 'my-topic' })).toThrow(/NOTIFICATION_TOPIC_ARN/);
+    expect(() => createHandler({ ...env, NOTIFICATION_SENDER: 'sns', NOTIFICATION_TOPIC_ARN: 'my-topic' })).toThrow(
+      /NOTIFICATION_TOPIC_ARN/,
+    );
   });
 });
 
@@ -351,7 +424,8 @@ describe('Notifier: SNS adapter', () => {
     const attributes: Record<string, string> = {};
     for (let i = 1; params.has(`MessageAttributes.entry.${i}.Name`); i++) {
       expect(params.get(`MessageAttributes.entry.${i}.Value.DataType`)).toBe('String');
-      attributes[params.get(`MessageAttributes.entry.${i}.Name`) ?? ''] = params.get(`MessageAttributes.entry.${i}.Value.StringValue`) ?? '';
+      attributes[params.get(`MessageAttributes.entry.${i}.Name`) ?? ''] =
+        params.get(`MessageAttributes.entry.${i}.Value.StringValue`) ?? '';
     }
     return attributes;
   }
@@ -369,8 +443,15 @@ describe('Notifier: SNS adapter', () => {
     expect(publish.get('Action')).toBe('Publish');
     expect(publish.get('TopicArn')).toBe(TOPIC);
     expect(publish.get('Subject')).toBe('Your order is complete');
-    expect(publish.get('Message')).toBe(`Your order ${event.orderId} is complete: 2 x sword for a total of 3,000. They are now in your inventory.`);
-    expect(attributesOf(publish)).toEqual({ eventId: event.eventId, userId: event.userId, orderId: event.orderId, kind: 'ORDER_COMPLETED' });
+    expect(publish.get('Message')).toBe(
+      `Your order ${event.orderId} is complete: 2 x sword for a total of 3,000. They are now in your inventory.`,
+    );
+    expect(attributesOf(publish)).toEqual({
+      eventId: event.eventId,
+      userId: event.userId,
+      orderId: event.orderId,
+      kind: 'ORDER_COMPLETED',
+    });
 
     expect(await deliveries().get(event.eventId)).toMatchObject({ status: 'SENT', channel: 'sns', messageId: 'msg-1' });
     const sent = await notificationSentEvents(event.orderId);

@@ -37,7 +37,9 @@ interface MetricPoint {
 /** Every metric of every EMF blob, with the values of its dimensions. */
 function metricPoints(blobs: Entry[]): MetricPoint[] {
   return blobs.flatMap((blob) => {
-    const aws = blob['_aws'] as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] };
+    const aws = blob['_aws'] as {
+      CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[];
+    };
     return aws.CloudWatchMetrics.flatMap((directive) =>
       directive.Metrics.map((m) => ({
         name: m.Name,
@@ -84,8 +86,12 @@ describe('Observability: logs and metrics of a purchase', () => {
   afterAll(() => saga.close());
   afterEach(() => logs?.restore());
 
-  const buy = (token: string, body: Record<string, unknown>, headers: Record<string, string> = {}, idempotencyKey = randomUUID()) =>
-    call(saga, { path: '/orders', token, idempotencyKey, body, headers });
+  const buy = (
+    token: string,
+    body: Record<string, unknown>,
+    headers: Record<string, string> = {},
+    idempotencyKey = randomUUID(),
+  ) => call(saga, { path: '/orders', token, idempotencyKey, body, headers });
 
   it('stamps every line of a completed purchase with its orderId and the caller X-Correlation-Id, and counts it', async () => {
     logs = captureLogs();
@@ -101,11 +107,20 @@ describe('Observability: logs and metrics of a purchase', () => {
     expectPurchaseLines(purchase, orderId, correlationId);
     // The API's request line, and a start and an end for each step of the workflow.
     expect(purchase).toContainEqual(
-      expect.objectContaining({ message: 'Request', httpMethod: 'POST', resource: '/orders', statusCode: 201, latencyMs: expect.any(Number) }),
+      expect.objectContaining({
+        message: 'Request',
+        httpMethod: 'POST',
+        resource: '/orders',
+        statusCode: 201,
+        latencyMs: expect.any(Number),
+      }),
     );
     for (const step of ['DeductBalance', 'ReserveInventorySlots', 'ReserveStock', 'ChargePayment', 'CompleteOrder']) {
       const stepLines = purchase.filter((e) => e['step'] === step);
-      expect(stepLines.map((e) => e['message']), step).toEqual(['Step started', 'Step finished']);
+      expect(
+        stepLines.map((e) => e['message']),
+        step,
+      ).toEqual(['Step started', 'Step finished']);
       expect(fn(stepLines[0] ?? {})).toMatch(new RegExp(`^${step}Function`));
     }
 
@@ -122,7 +137,13 @@ describe('Observability: logs and metrics of a purchase', () => {
 
     const points = metricPoints(logs.metrics());
     expect(points.filter((p) => p.name === 'PurchaseCompleted')).toEqual([
-      { name: 'PurchaseCompleted', unit: 'Count', value: 1, namespace: METRICS_NAMESPACE, dimensions: { service: SERVICE_NAME } },
+      {
+        name: 'PurchaseCompleted',
+        unit: 'Count',
+        value: 1,
+        namespace: METRICS_NAMESPACE,
+        dimensions: { service: SERVICE_NAME },
+      },
     ]);
     const latency = points.filter((p) => p.name === 'PurchaseLatency');
     expect(latency).toHaveLength(1);
@@ -140,19 +161,34 @@ describe('Observability: logs and metrics of a purchase', () => {
     expect(res.status).toBe(201);
     expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(res.headers['x-correlation-id']).toBe(requestId);
-    expectPurchaseLines(logs.entries().filter((e) => !isAuthorizer(e)), orderId, requestId);
+    expectPurchaseLines(
+      logs.entries().filter((e) => !isAuthorizer(e)),
+      orderId,
+      requestId,
+    );
 
     logs.clear();
     const invalid = 'not a valid id <script>';
-    const read = await call(saga, { path: `/orders/${orderId}`, token: alice, headers: { 'X-Correlation-Id': invalid } });
+    const read = await call(saga, {
+      path: `/orders/${orderId}`,
+      token: alice,
+      headers: { 'X-Correlation-Id': invalid },
+    });
     const readRequestId = read.headers['x-amzn-requestid'] ?? '';
 
     expect(read.status).toBe(200);
     expect(read.headers['x-correlation-id']).toBe(readRequestId);
     const lines = logs.entries().filter((e) => !isAuthorizer(e));
     expectPurchaseLines(lines, orderId, readRequestId);
-    expect(lines).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'Invalid X-Correlation-Id ignored; using the request id' }));
-    expect(logs.lines().map((l) => l.raw).join('\n')).not.toContain(invalid);
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 'WARN', message: 'Invalid X-Correlation-Id ignored; using the request id' }),
+    );
+    expect(
+      logs
+        .lines()
+        .map((l) => l.raw)
+        .join('\n'),
+    ).not.toContain(invalid);
   });
 
   it('counts a refused purchase by failed step and reason, and each compensation that ran', async () => {
@@ -166,7 +202,9 @@ describe('Observability: logs and metrics of a purchase', () => {
     const purchase = logs.entries().filter((e) => !isAuthorizer(e));
     expectPurchaseLines(purchase, orderId, correlationId);
     // A refusal is a WARN (the saga at work), not an ERROR.
-    expect(purchase).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'Step refused', step: 'ReserveStock', reason: 'OutOfStock' }));
+    expect(purchase).toContainEqual(
+      expect.objectContaining({ level: 'WARN', message: 'Step refused', step: 'ReserveStock', reason: 'OutOfStock' }),
+    );
     expect(purchase.filter((e) => e['level'] === 'ERROR')).toEqual([]);
 
     const points = metricPoints(logs.metrics());
@@ -204,14 +242,25 @@ describe('Observability: logs and metrics of a purchase', () => {
     expectPurchaseLines(lines, String(first.json['orderId']), correlationId);
     expect(lines.filter((e) => e['step'] !== undefined)).toEqual([]); // no step ran
     expect(metricPoints(logs.metrics())).toEqual([
-      { name: 'IdempotentReplay', unit: 'Count', value: 1, namespace: METRICS_NAMESPACE, dimensions: { service: SERVICE_NAME, source: 'api' } },
+      {
+        name: 'IdempotentReplay',
+        unit: 'Count',
+        value: 1,
+        namespace: METRICS_NAMESPACE,
+        dimensions: { service: SERVICE_NAME, source: 'api' },
+      },
     ]);
   });
 
   it('never mixes the keys of purchases running at the same time in one process', async () => {
     logs = captureLogs();
-    const buyers = Array.from({ length: 6 }, (_, i) => ({ token: i % 2 === 0 ? alice : bob, correlationId: `concurrent-${i}-${randomUUID()}` }));
-    const answers = await Promise.all(buyers.map((b) => buy(b.token, { itemId: 'sword', quantity: 1 }, { 'X-Correlation-Id': b.correlationId })));
+    const buyers = Array.from({ length: 6 }, (_, i) => ({
+      token: i % 2 === 0 ? alice : bob,
+      correlationId: `concurrent-${i}-${randomUUID()}`,
+    }));
+    const answers = await Promise.all(
+      buyers.map((b) => buy(b.token, { itemId: 'sword', quantity: 1 }, { 'X-Correlation-Id': b.correlationId })),
+    );
     const expected = new Map(answers.map((a, i) => [String(a.json['orderId']), buyers[i]?.correlationId]));
 
     expect(answers.map((a) => a.status)).toEqual(buyers.map(() => 201));

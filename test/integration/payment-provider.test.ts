@@ -142,7 +142,9 @@ describe('Payments: SimulatedPaymentProvider', () => {
     const settled = await Promise.allSettled(
       Array.from({ length: 10 }, (_, i) => provider.charge({ ...order, amount: 100 + i })),
     );
-    const captured = settled.flatMap((s) => (s.status === 'fulfilled' && s.value.outcome === 'CAPTURED' ? [s.value] : []));
+    const captured = settled.flatMap((s) =>
+      s.status === 'fulfilled' && s.value.outcome === 'CAPTURED' ? [s.value] : [],
+    );
     const mismatched = settled.filter((s) => s.status === 'rejected' && s.reason instanceof PaymentIdempotencyMismatch);
     expect(captured).toHaveLength(1);
     expect(mismatched).toHaveLength(9);
@@ -208,7 +210,11 @@ describe('Payments: SimulatedPaymentProvider', () => {
     await expect(provider.charge(order)).rejects.toBeInstanceOf(PaymentProviderTimeout);
     const [lost] = await chargesOf(order.orderId);
     expect(lost).toMatchObject({ status: 'CAPTURED', amount: order.amount });
-    expect(await provider.charge(order)).toEqual({ outcome: 'CAPTURED', chargeId: lost?.chargeId, amount: order.amount });
+    expect(await provider.charge(order)).toEqual({
+      outcome: 'CAPTURED',
+      chargeId: lost?.chargeId,
+      amount: order.amount,
+    });
     expect(await chargesOf(order.orderId)).toHaveLength(1);
   });
 
@@ -217,7 +223,9 @@ describe('Payments: SimulatedPaymentProvider', () => {
     const charged = await provider.charge(order);
     const refund = await provider.refund(refundOf(order));
     expect(refund).toMatchObject({ outcome: 'REFUNDED', amount: 700 });
-    expect(refund.outcome === 'REFUNDED' && charged.outcome === 'CAPTURED' && refund.chargeId === charged.chargeId).toBe(true);
+    expect(
+      refund.outcome === 'REFUNDED' && charged.outcome === 'CAPTURED' && refund.chargeId === charged.chargeId,
+    ).toBe(true);
     const [charge] = await chargesOf(order.orderId);
     expect(charge).toMatchObject({ status: 'REFUNDED', refundedAt: NOW.toISOString() });
     expect(refund.outcome === 'REFUNDED' && refund.refundId).toBe(charge?.refundId);
@@ -260,7 +268,9 @@ describe('Payments: SimulatedPaymentProvider', () => {
     await provider.charge(order);
     // Different refund keys too: the charge can only be refunded once whoever asks.
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => provider.refund({ ...refundOf(order), idempotencyKey: `refund-${i}-${order.orderId}` })),
+      Array.from({ length: 10 }, (_, i) =>
+        provider.refund({ ...refundOf(order), idempotencyKey: `refund-${i}-${order.orderId}` }),
+      ),
     );
     const refundIds = new Set(results.map((r) => (r.outcome === 'REFUNDED' ? r.refundId : 'none')));
     expect(refundIds.size).toBe(1);
@@ -320,7 +330,12 @@ describe('Payments: HttpPaymentProvider', () => {
     expect(request?.headers['idempotency-key']).toBe(order.idempotencyKey);
     expect(request?.headers['authorization']).toBe('Bearer sk_test_1');
     expect(request?.headers['content-type']).toBe('application/json');
-    expect(JSON.parse(request?.body ?? '{}')).toEqual({ amount: 1_200, currency: 'KRW', reference: order.orderId, customer: 'u-1' });
+    expect(JSON.parse(request?.body ?? '{}')).toEqual({
+      amount: 1_200,
+      currency: 'KRW',
+      reference: order.orderId,
+      customer: 'u-1',
+    });
   });
 
   it('replays the same charge id for the same key', async () => {
@@ -372,8 +387,13 @@ describe('Payments: HttpPaymentProvider', () => {
     expect(refund).toMatchObject({ outcome: 'REFUNDED', amount: 900 });
     expect(await http.refund(refundOf(order))).toEqual(refund);
     const [charge] = await chargesOf(order.orderId);
-    expect(charge).toMatchObject({ status: 'REFUNDED', refundId: refund.outcome === 'REFUNDED' ? refund.refundId : '' });
-    const refundRequest = server.requests.find((r) => r.path === '/v1/refunds' && r.body.includes(charge?.chargeId ?? '?'));
+    expect(charge).toMatchObject({
+      status: 'REFUNDED',
+      refundId: refund.outcome === 'REFUNDED' ? refund.refundId : '',
+    });
+    const refundRequest = server.requests.find(
+      (r) => r.path === '/v1/refunds' && r.body.includes(charge?.chargeId ?? '?'),
+    );
     expect(refundRequest?.headers['idempotency-key']).toBe(paymentKeys.refund(order.orderId));
   });
 
@@ -412,14 +432,18 @@ describe('Payments: HttpPaymentProvider', () => {
         timeoutMs: 1_000,
         fetch: async () => new Response(body, { status, headers: { 'Content-Type': 'application/json' } }),
       });
-    const malformed = await answering(200, '{"id":"ch_1","status":"pending"}').charge(order).catch((e: unknown) => e);
+    const malformed = await answering(200, '{"id":"ch_1","status":"pending"}')
+      .charge(order)
+      .catch((e: unknown) => e);
     expect(malformed).toBeInstanceOf(PaymentProviderUnavailable);
     expect((malformed as Error).cause).toBeInstanceOf(Error);
     await expect(answering(200, 'not json').charge(order)).rejects.toBeInstanceOf(PaymentProviderUnavailable);
     await expect(answering(429, '{}').charge(order)).rejects.toBeInstanceOf(PaymentProviderUnavailable);
     await expect(answering(409, '{}').charge(order)).rejects.toBeInstanceOf(PaymentProviderUnavailable);
     await expect(answering(504, '{}').charge(order)).rejects.toBeInstanceOf(PaymentProviderTimeout);
-    const rejected = await answering(400, '{"error":"bad"}').charge(order).catch((e: unknown) => e);
+    const rejected = await answering(400, '{"error":"bad"}')
+      .charge(order)
+      .catch((e: unknown) => e);
     expect(rejected).toBeInstanceOf(PaymentProviderRejected);
     expect((rejected as PaymentProviderRejected).name).toBe('PaymentProviderRejected');
 

@@ -105,26 +105,39 @@ afterEach(() => {
 });
 
 function completedEvent(): OutboxEvent {
-  return outboxEvent('ORDER_COMPLETED', { orderId: newOrderId(), userId: `u-${randomUUID().slice(0, 8)}` }, T0.toISOString(), {
-    itemId: 'sword',
-    quantity: 2,
-    totalAmount: 3_000,
-  });
-}
-
-function deliveryOf(eventId: string) {
-  return new DeliveryStore({ ddb: world.ddb, table: world.tables.NOTIFICATIONS_TABLE, consumer: 'transmitter', clock: () => new Date() }).get(
-    eventId,
+  return outboxEvent(
+    'ORDER_COMPLETED',
+    { orderId: newOrderId(), userId: `u-${randomUUID().slice(0, 8)}` },
+    T0.toISOString(),
+    {
+      itemId: 'sword',
+      quantity: 2,
+      totalAmount: 3_000,
+    },
   );
 }
 
-const failuresOf = (response: { batchItemFailures: { itemIdentifier: string }[] }) => response.batchItemFailures.map((f) => f.itemIdentifier);
+function deliveryOf(eventId: string) {
+  return new DeliveryStore({
+    ddb: world.ddb,
+    table: world.tables.NOTIFICATIONS_TABLE,
+    consumer: 'transmitter',
+    clock: () => new Date(),
+  }).get(eventId);
+}
+
+const failuresOf = (response: { batchItemFailures: { itemIdentifier: string }[] }) =>
+  response.batchItemFailures.map((f) => f.itemIdentifier);
 
 /** WARN and ERROR lines the transmitter logged (its Powertools logger), parsed. */
 function errorLog() {
   const logs = captureLogs();
   return () =>
-    logs.entries().filter((l) => l['level'] === 'WARN' || l['level'] === 'ERROR') as unknown as { level: string; messageId: string; error: { name: string } }[];
+    logs.entries().filter((l) => l['level'] === 'WARN' || l['level'] === 'ERROR') as unknown as {
+      level: string;
+      messageId: string;
+      error: { name: string };
+    }[];
 }
 
 function crashingDdb(): { ddb: DynamoDBDocumentClient; crashNextTransactions: (n: number) => void } {
@@ -166,7 +179,13 @@ describe('Transmitter over HTTP', () => {
       totalAmount: 3_000,
       completedAt: T0.toISOString(),
     });
-    expect(await deliveryOf(event.eventId)).toMatchObject({ status: 'DELIVERED', mode: 'http', transmission: 'ACCEPTED', httpStatus: 201, attempts: 1 });
+    expect(await deliveryOf(event.eventId)).toMatchObject({
+      status: 'DELIVERED',
+      mode: 'http',
+      transmission: 'ACCEPTED',
+      httpStatus: 201,
+      attempts: 1,
+    });
   });
 
   it('sends one POST for duplicate records, in one batch and across invocations', async () => {
@@ -191,7 +210,9 @@ describe('Transmitter over HTTP', () => {
     expect(failed.length).toBeLessThan(10);
     expect(new Set(log().map((l) => l.error.name))).toEqual(new Set(['DeliveryInProgress']));
 
-    const redelivered = await Promise.all(records.filter((r) => failed.includes(r.messageId)).map((r) => transmitter(sqsEvent(r))));
+    const redelivered = await Promise.all(
+      records.filter((r) => failed.includes(r.messageId)).map((r) => transmitter(sqsEvent(r))),
+    );
     expect(redelivered.flatMap(failuresOf)).toEqual([]);
     expect(postsFor(event.eventId)).toHaveLength(1);
   });
@@ -204,7 +225,10 @@ describe('Transmitter over HTTP', () => {
     const record = sqsRecord(envelopeOf(event), 'm-503');
 
     expect(await transmitter(sqsEvent(record))).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-503' }] });
-    expect(await deliveryOf(event.eventId)).toMatchObject({ status: 'FAILED', lastError: expect.stringMatching(/^ExternalEndpointUnavailable: .*503/) });
+    expect(await deliveryOf(event.eventId)).toMatchObject({
+      status: 'FAILED',
+      lastError: expect.stringMatching(/^ExternalEndpointUnavailable: .*503/),
+    });
     expect(await transmitter(sqsEvent(record))).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-503' }] });
     expect(await transmitter(sqsEvent(record))).toEqual({ batchItemFailures: [] });
 
@@ -234,13 +258,24 @@ describe('Transmitter over HTTP', () => {
     const log = errorLog();
     const record = sqsRecord(envelopeOf(event), 'm-400');
     expect(await transmitter(sqsEvent(record))).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-400' }] });
-    expect(await deliveryOf(event.eventId)).toMatchObject({ status: 'FAILED', lastError: expect.stringMatching(/^TransmissionRejected: .*400/) });
+    expect(await deliveryOf(event.eventId)).toMatchObject({
+      status: 'FAILED',
+      lastError: expect.stringMatching(/^TransmissionRejected: .*400/),
+    });
     // Each redelivery asks again (the endpoint may have been fixed), with the same key.
     expect(await transmitter(sqsEvent(record))).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-400' }] });
     expect(postsFor(event.eventId)).toHaveLength(2);
     expect(log()).toEqual([
-      expect.objectContaining({ level: 'ERROR', messageId: 'm-400', error: expect.objectContaining({ name: 'TransmissionRejected' }) }),
-      expect.objectContaining({ level: 'ERROR', messageId: 'm-400', error: expect.objectContaining({ name: 'TransmissionRejected' }) }),
+      expect.objectContaining({
+        level: 'ERROR',
+        messageId: 'm-400',
+        error: expect.objectContaining({ name: 'TransmissionRejected' }),
+      }),
+      expect.objectContaining({
+        level: 'ERROR',
+        messageId: 'm-400',
+        error: expect.objectContaining({ name: 'TransmissionRejected' }),
+      }),
     ]);
   });
 
@@ -248,7 +283,11 @@ describe('Transmitter over HTTP', () => {
     const event = completedEvent();
     script = [{ status: 409 }];
     expect(await createHandler(httpEnv)(sqsEvent(sqsRecord(envelopeOf(event))))).toEqual({ batchItemFailures: [] });
-    expect(await deliveryOf(event.eventId)).toMatchObject({ status: 'DELIVERED', transmission: 'ALREADY_RECEIVED', httpStatus: 409 });
+    expect(await deliveryOf(event.eventId)).toMatchObject({
+      status: 'DELIVERED',
+      transmission: 'ALREADY_RECEIVED',
+      httpStatus: 409,
+    });
   });
 
   it('reports a timeout; the redelivery reaches the same transmission (409) and completes', async () => {
@@ -265,7 +304,11 @@ describe('Transmitter over HTTP', () => {
 
     expect(failuresOf(await transmitter(sqsEvent(record)))).toEqual([]);
     expect(postsFor(event.eventId)).toHaveLength(2);
-    expect(await deliveryOf(event.eventId)).toMatchObject({ status: 'DELIVERED', transmission: 'ALREADY_RECEIVED', attempts: 2 });
+    expect(await deliveryOf(event.eventId)).toMatchObject({
+      status: 'DELIVERED',
+      transmission: 'ALREADY_RECEIVED',
+      attempts: 2,
+    });
   });
 
   it('reports network failures (connection reset, nothing listening) as retryable', async () => {
@@ -307,15 +350,25 @@ describe('Transmitter over HTTP', () => {
     expect(log().map((l) => l.error.name)).toEqual(['InjectedCrash', 'DeliveryInProgress']);
     const posts = postsFor(event.eventId);
     expect(posts).toHaveLength(2);
-    expect(await deliveryOf(event.eventId)).toMatchObject({ status: 'DELIVERED', transmission: 'ALREADY_RECEIVED', attempts: 2 });
+    expect(await deliveryOf(event.eventId)).toMatchObject({
+      status: 'DELIVERED',
+      transmission: 'ALREADY_RECEIVED',
+      attempts: 2,
+    });
   });
 
   it('reports malformed records one by one and still delivers the good ones', async () => {
     const good = completedEvent();
     const transmitter = createHandler(httpEnv);
     const log = errorLog();
-    const failed = outboxEvent('ORDER_FAILED', { orderId: newOrderId(), userId: 'u1' }, T0.toISOString(), { failedStep: 'ReserveStock', reason: 'OutOfStock' });
-    const noTotal = outboxEvent('ORDER_COMPLETED', { orderId: newOrderId(), userId: 'u1' }, T0.toISOString(), { itemId: 'sword', quantity: 1 });
+    const failed = outboxEvent('ORDER_FAILED', { orderId: newOrderId(), userId: 'u1' }, T0.toISOString(), {
+      failedStep: 'ReserveStock',
+      reason: 'OutOfStock',
+    });
+    const noTotal = outboxEvent('ORDER_COMPLETED', { orderId: newOrderId(), userId: 'u1' }, T0.toISOString(), {
+      itemId: 'sword',
+      quantity: 1,
+    });
     const response = await transmitter(
       sqsEvent(
         sqsRecord('{not json', 'bad-json'),
@@ -348,7 +401,9 @@ describe('Transmitter over HTTP', () => {
       calls.push({ url: String(input), init });
       return new Response('{}', { status: 202 });
     };
-    expect(await createHandler(httpEnv, { fetch: fakeFetch })(sqsEvent(sqsRecord(envelopeOf(event))))).toEqual({ batchItemFailures: [] });
+    expect(await createHandler(httpEnv, { fetch: fakeFetch })(sqsEvent(sqsRecord(envelopeOf(event))))).toEqual({
+      batchItemFailures: [],
+    });
     expect(calls).toHaveLength(1);
     expect(new Headers(calls[0]?.init?.headers).get('Idempotency-Key')).toBe(event.eventId);
     expect(await deliveryOf(event.eventId)).toMatchObject({ status: 'DELIVERED', httpStatus: 202 });
@@ -360,7 +415,9 @@ describe('Transmitter in recording mode', () => {
     const event = completedEvent();
     const transmitter = createHandler({ NOTIFICATIONS_TABLE: world.tables.NOTIFICATIONS_TABLE });
     const before = received.length;
-    expect(await transmitter(sqsEvent(sqsRecord(envelopeOf(event)), sqsRecord(envelopeOf(event))))).toEqual({ batchItemFailures: [] });
+    expect(await transmitter(sqsEvent(sqsRecord(envelopeOf(event)), sqsRecord(envelopeOf(event))))).toEqual({
+      batchItemFailures: [],
+    });
     expect(await transmitter(sqsEvent(sqsRecord(envelopeOf(event))))).toEqual({ batchItemFailures: [] });
 
     expect(await readTransmission(world.ddb, world.tables.NOTIFICATIONS_TABLE, event.eventId)).toEqual({
@@ -374,7 +431,12 @@ describe('Transmitter in recording mode', () => {
       completedAt: T0.toISOString(),
       transmittedAt: expect.any(String),
     });
-    expect(await deliveryOf(event.eventId)).toMatchObject({ status: 'DELIVERED', mode: 'recording', transmission: 'RECORDED', attempts: 1 });
+    expect(await deliveryOf(event.eventId)).toMatchObject({
+      status: 'DELIVERED',
+      mode: 'recording',
+      transmission: 'RECORDED',
+      attempts: 1,
+    });
     expect(received.length).toBe(before);
   });
 });
@@ -385,10 +447,19 @@ describe('Transmitter environment', () => {
     expect(() => createHandler({})).toThrow(/NOTIFICATIONS_TABLE/);
     expect(() => createHandler({ ...table, TRANSMISSION_MODE: 'http' })).toThrow(/EXTERNAL_ENDPOINT_URL is required/);
     expect(() => createHandler({ ...table, TRANSMISSION_MODE: 'ftp' })).toThrow(/TRANSMISSION_MODE/);
-    expect(() => createHandler({ ...table, TRANSMISSION_MODE: 'http', EXTERNAL_ENDPOINT_URL: 'ftp://x' })).toThrow(/EXTERNAL_ENDPOINT_URL/);
-    expect(() => createHandler({ ...table, TRANSMISSION_MODE: 'http', EXTERNAL_ENDPOINT_URL: 'https://x.example', EXTERNAL_TIMEOUT_MS: '60000' })).toThrow(
-      /EXTERNAL_TIMEOUT_MS/,
+    expect(() => createHandler({ ...table, TRANSMISSION_MODE: 'http', EXTERNAL_ENDPOINT_URL: 'ftp://x' })).toThrow(
+      /EXTERNAL_ENDPOINT_URL/,
     );
-    expect(() => createHandler({ ...table, TRANSMISSION_MODE: 'http', EXTERNAL_ENDPOINT_URL: 'https://x.example' })).not.toThrow();
+    expect(() =>
+      createHandler({
+        ...table,
+        TRANSMISSION_MODE: 'http',
+        EXTERNAL_ENDPOINT_URL: 'https://x.example',
+        EXTERNAL_TIMEOUT_MS: '60000',
+      }),
+    ).toThrow(/EXTERNAL_TIMEOUT_MS/);
+    expect(() =>
+      createHandler({ ...table, TRANSMISSION_MODE: 'http', EXTERNAL_ENDPOINT_URL: 'https://x.example' }),
+    ).not.toThrow();
   });
 });

@@ -29,7 +29,12 @@ export async function call(saga: LocalSaga, c: ApiCall): Promise<ApiAnswer> {
   if (c.idempotencyKey) headers['Idempotency-Key'] = c.idempotencyKey;
   const body = c.rawBody ?? (c.body === undefined ? undefined : JSON.stringify(c.body));
   if (body !== undefined && c.contentType !== null) headers['Content-Type'] = c.contentType ?? 'application/json';
-  const res = await saga.api.handle({ method: c.method ?? (body === undefined ? 'GET' : 'POST'), path: c.path, headers, ...(body !== undefined ? { body } : {}) });
+  const res = await saga.api.handle({
+    method: c.method ?? (body === undefined ? 'GET' : 'POST'),
+    path: c.path,
+    headers,
+    ...(body !== undefined ? { body } : {}),
+  });
   let json: Record<string, unknown> = {};
   try {
     json = JSON.parse(res.body) as Record<string, unknown>;

@@ -68,7 +68,11 @@ export function sqsEvent(...records: SqsRecordLike[]): { Records: SqsRecordLike[
 }
 
 /** The outbox events of an order, as stored in its partition of the orders table. */
-export async function outboxEventsOf(ddb: DynamoDBDocumentClient, ordersTable: string, orderId: string): Promise<(OutboxEvent & { sk: string })[]> {
+export async function outboxEventsOf(
+  ddb: DynamoDBDocumentClient,
+  ordersTable: string,
+  orderId: string,
+): Promise<(OutboxEvent & { sk: string })[]> {
   const { Items } = await ddb.send(
     new QueryCommand({
       TableName: ordersTable,

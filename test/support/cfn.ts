@@ -1,6 +1,6 @@
 /** Reading synthesized CloudFormation in the infra tests. */
 
-export const asArray = <T,>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+export const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
 /**
  * A CloudFormation value as readable text: `{Ref: X}` → `${X}`, `{Fn::GetAtt: [X, Y]}` →

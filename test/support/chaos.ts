@@ -151,7 +151,14 @@ export function plan(options: ChaosOptions, buyers: Buyer[]): Plan[] {
     const r = rand();
     const itemId = reachesPayment || (r >= 0.4 && r < 0.9) ? 'common' : r < 0.4 ? 'hot' : 'pricey';
     const couponId = rand() < 0.35 ? pick(buyer.coupons) : undefined;
-    const steps: ForwardStep[] = ['DeductBalance', ...(couponId ? (['UseCoupon'] as const) : []), 'ReserveInventorySlots', 'ReserveStock', 'ChargePayment', 'CompleteOrder'];
+    const steps: ForwardStep[] = [
+      'DeductBalance',
+      ...(couponId ? (['UseCoupon'] as const) : []),
+      'ReserveInventorySlots',
+      'ReserveStock',
+      'ChargePayment',
+      'CompleteOrder',
+    ];
     // A compensation runs only for steps before the one that fails (the payment, declined).
     const compensable = steps.filter((s) => s !== 'ChargePayment' && s !== 'CompleteOrder');
     const d = rand();
@@ -164,13 +171,21 @@ export function plan(options: ChaosOptions, buyers: Buyer[]): Plan[] {
       step: fault === 'compensation-throttled' ? pick(compensable) : pick(steps),
       // Mostly within the state machine's retries; sometimes past them (COMPENSATION_FAILED, then the reconciler).
       times: fault === 'compensation-throttled' && rand() < 0.2 ? 7 : 1 + Math.floor(rand() * 2),
-      duplicate: fault === 'execution-aborted' ? 'none' : d < 0.1 ? 'same-key-concurrent' : d < 0.15 ? 'same-key-other-body' : 'none',
+      duplicate:
+        fault === 'execution-aborted'
+          ? 'none'
+          : d < 0.1
+            ? 'same-key-concurrent'
+            : d < 0.15
+              ? 'same-key-other-body'
+              : 'none',
       releaseBeforeReconcile: rand() < 0.5,
     };
   });
 }
 
-const problemType = (a: ApiAnswer) => (typeof a.json['type'] === 'string' ? a.json['type'].split('/').at(-1) : undefined);
+const problemType = (a: ApiAnswer) =>
+  typeof a.json['type'] === 'string' ? a.json['type'].split('/').at(-1) : undefined;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -180,7 +195,12 @@ async function until(condition: () => boolean, timeoutMs = 30_000): Promise<void
   }
 }
 
-export async function runChaos(saga: LocalSaga, faults: FaultInjector, clock: { offsetMs: number }, options: ChaosOptions): Promise<ChaosReport> {
+export async function runChaos(
+  saga: LocalSaga,
+  faults: FaultInjector,
+  clock: { offsetMs: number },
+  options: ChaosOptions,
+): Promise<ChaosReport> {
   const { shop, buyers } = shopFor(options.purchases);
   await seed(saga, shop);
   const tokens = new Map(await Promise.all(buyers.map(async (b) => [b.userId, await token(b.userId)] as const)));
@@ -201,14 +221,24 @@ export async function runChaos(saga: LocalSaga, faults: FaultInjector, clock: { 
   };
   const fired: { kind: FaultKind; count: () => number }[] = [];
   const stalled: { plan: Plan; release: () => void; settled: () => number }[] = [];
-  const violation = (p: Plan, message: string) => report.violations.push(`purchase ${p.seq} (${p.key}, ${p.fault} at ${p.step}): ${message}`);
+  const violation = (p: Plan, message: string) =>
+    report.violations.push(`purchase ${p.seq} (${p.key}, ${p.fault} at ${p.step}): ${message}`);
 
   const send = async (p: Plan, body: Plan['body'] = p.body): Promise<ApiAnswer> => {
     report.requestsSent++;
-    const answer = await call(saga, { path: '/orders', token: tokens.get(p.buyer.userId), idempotencyKey: p.key, body });
+    const answer = await call(saga, {
+      path: '/orders',
+      token: tokens.get(p.buyer.userId),
+      idempotencyKey: p.key,
+      body,
+    });
     report.httpStatuses[answer.status] = (report.httpStatuses[answer.status] ?? 0) + 1;
     // 5xx only as documented: the workflow broke (503, retry) or the purchase is stuck (500, COMPENSATION_FAILED).
-    if (answer.status >= 500 && !(answer.status === 503 && problemType(answer) === 'workflow-unavailable') && !(answer.status === 500 && problemType(answer) === 'purchase-stuck')) {
+    if (
+      answer.status >= 500 &&
+      !(answer.status === 503 && problemType(answer) === 'workflow-unavailable') &&
+      !(answer.status === 500 && problemType(answer) === 'purchase-stuck')
+    ) {
       violation(p, `answered ${answer.status}: ${answer.text}`);
     }
     return answer;
@@ -261,7 +291,9 @@ export async function runChaos(saga: LocalSaga, faults: FaultInjector, clock: { 
       await until(() => hold() > 0 || answered);
       if (hold() > 0) {
         report.faults['execution-aborted'].fired++;
-        const running = [...saga.stateMachine.executions.values()].find((e) => e.record.name === orderId && e.record.status === 'RUNNING');
+        const running = [...saga.stateMachine.executions.values()].find(
+          (e) => e.record.name === orderId && e.record.status === 'RUNNING',
+        );
         running?.abort();
         stalled.push({ plan: p, release, settled: hold.settled });
       } else {
@@ -276,8 +308,10 @@ export async function runChaos(saga: LocalSaga, faults: FaultInjector, clock: { 
       const answers = await Promise.all([send(p), send(p)]);
       // The second is told the first is in flight, or gets the same answer byte for byte.
       const settled = answers.filter((a) => problemType(a) !== 'idempotency-key-in-use' && a.status < 500);
-      if (settled.length === 2 && settled[0]?.text !== settled[1]?.text) violation(p, `two different answers for one key: ${settled.map((a) => a.text).join(' | ')}`);
-      if (answers.every((a) => problemType(a) === 'idempotency-key-in-use')) violation(p, 'both requests were told the other is in flight');
+      if (settled.length === 2 && settled[0]?.text !== settled[1]?.text)
+        violation(p, `two different answers for one key: ${settled.map((a) => a.text).join(' | ')}`);
+      if (answers.every((a) => problemType(a) === 'idempotency-key-in-use'))
+        violation(p, 'both requests were told the other is in flight');
       return;
     }
     const first = await send(p);
@@ -313,16 +347,20 @@ export async function runChaos(saga: LocalSaga, faults: FaultInjector, clock: { 
   for (const f of fired) if (f.count() > 0) report.faults[f.kind].fired++;
   const s = await snapshot(saga);
   for (const p of plans) {
-    if (!['provider-decline', 'provider-transient', 'provider-lost-response', 'provider-slow'].includes(p.fault)) continue;
+    if (!['provider-decline', 'provider-transient', 'provider-lost-response', 'provider-slow'].includes(p.fault))
+      continue;
     // A provider fault fired when the purchase reached the payment step.
-    if (s.steps.some((r) => r['orderId'] === orderIdFor(p.buyer.userId, p.key) && r['step'] === 'ChargePayment')) report.faults[p.fault].fired++;
+    if (s.steps.some((r) => r['orderId'] === orderIdFor(p.buyer.userId, p.key) && r['step'] === 'ChargePayment'))
+      report.faults[p.fault].fired++;
   }
   for (const order of s.orders.values()) {
     if (order.status === 'COMPLETED') report.completed++;
     else if (order.status === 'COMPENSATION_FAILED') report.compensationFailed++;
-    else if (order.status === 'FAILED') report.failedByReason[order.reason ?? 'unknown'] = (report.failedByReason[order.reason ?? 'unknown'] ?? 0) + 1;
+    else if (order.status === 'FAILED')
+      report.failedByReason[order.reason ?? 'unknown'] = (report.failedByReason[order.reason ?? 'unknown'] ?? 0) + 1;
   }
-  if (s.orders.size !== plans.length) report.violations.push(`${plans.length} purchases tried but ${s.orders.size} orders exist`);
+  if (s.orders.size !== plans.length)
+    report.violations.push(`${plans.length} purchases tried but ${s.orders.size} orders exist`);
   report.violations.push(...invariantViolations(s, shop));
   return report;
 }
@@ -337,14 +375,20 @@ async function reconcileUntilSettled(saga: LocalSaga, clock: { offsetMs: number 
     if (!run.ok) throw new Error(`chaos: reconciler failed: ${run.error.errorType}: ${run.error.errorMessage}`);
     const result = run.payload as { outcomes: Record<string, number>; errors: unknown[] };
     if (result.errors.length > 0) report.violations.push(`reconciler errors: ${JSON.stringify(result.errors)}`);
-    for (const [k, n] of Object.entries(result.outcomes)) report.reconcilerOutcomes[k] = (report.reconcilerOutcomes[k] ?? 0) + n;
-    const open = [...(await snapshot(saga)).orders.values()].filter((o) => o.status === 'PENDING' || o.status === 'COMPENSATION_FAILED');
+    for (const [k, n] of Object.entries(result.outcomes))
+      report.reconcilerOutcomes[k] = (report.reconcilerOutcomes[k] ?? 0) + n;
+    const open = [...(await snapshot(saga)).orders.values()].filter(
+      (o) => o.status === 'PENDING' || o.status === 'COMPENSATION_FAILED',
+    );
     if (open.length === 0) return;
   }
 }
 
 export function formatChaosReport(r: ChaosReport, elapsedMs: number): string {
-  const faultLines = FAULT_KINDS.map((k) => `  ${k.padEnd(24)} armed ${String(r.faults[k].armed).padStart(5)}   fired ${String(r.faults[k].fired).padStart(5)}`);
+  const faultLines = FAULT_KINDS.map(
+    (k) =>
+      `  ${k.padEnd(24)} armed ${String(r.faults[k].armed).padStart(5)}   fired ${String(r.faults[k].fired).padStart(5)}`,
+  );
   return [
     `# chaos campaign, seed ${r.seed} (${(elapsedMs / 1000).toFixed(1)} s)`,
     `purchases tried: ${r.purchasesTried} (${r.requestsSent} requests; duplicates: ${r.duplicates.sameKeyConcurrent} same key concurrently, ${r.duplicates.sameKeyOtherBody} same key with another body)`,

@@ -15,7 +15,11 @@ import { tablesOf } from '../../local/template.js';
  */
 export type EventTables = Pick<Tables, 'ORDERS_TABLE' | 'NOTIFICATIONS_TABLE'>;
 
-export async function localEventTables(): Promise<{ tables: EventTables; ddb: DynamoDBDocumentClient; close: () => void }> {
+export async function localEventTables(): Promise<{
+  tables: EventTables;
+  ddb: DynamoDBDocumentClient;
+  close: () => void;
+}> {
   useLocalAws(inject('dynamoEndpoint'));
   const prefix = `t${randomUUID().slice(0, 8)}-`;
   const specs = tablesOf(inject('template'));
@@ -34,7 +38,10 @@ export async function localEventTables(): Promise<{ tables: EventTables; ddb: Dy
   }
   const ddb = documentClient();
   return {
-    tables: { ORDERS_TABLE: `${prefix}${orders.logicalId}`, NOTIFICATIONS_TABLE: `${prefix}${notifications.logicalId}` },
+    tables: {
+      ORDERS_TABLE: `${prefix}${orders.logicalId}`,
+      NOTIFICATIONS_TABLE: `${prefix}${notifications.logicalId}`,
+    },
     ddb,
     close: () => ddb.destroy(),
   };

@@ -32,7 +32,8 @@ export interface FaultInjector {
 }
 
 type Attr = Record<string, unknown> | string | undefined;
-const str = (v: Attr): string | undefined => (typeof v === 'string' ? v : typeof v?.['S'] === 'string' ? v['S'] : undefined);
+const str = (v: Attr): string | undefined =>
+  typeof v === 'string' ? v : typeof v?.['S'] === 'string' ? v['S'] : undefined;
 
 interface RawItem {
   Put?: { Item?: Record<string, Attr> };
@@ -45,12 +46,18 @@ function matches(rule: FaultRule, commandName: string, input: Record<string, unk
   if (commandName === 'TransactWriteItemsCommand') {
     const items = (input['TransactItems'] ?? []) as RawItem[];
     return items.some((i) => {
-      if (rule.write === 'create-order' && i.Put?.Item) return str(i.Put.Item['pk']) === pk && str(i.Put.Item['sk']) === 'ORDER';
+      if (rule.write === 'create-order' && i.Put?.Item)
+        return str(i.Put.Item['pk']) === pk && str(i.Put.Item['sk']) === 'ORDER';
       if (rule.write === 'commit' && i.Put?.Item) {
         const status = str(i.Put.Item['status']);
-        return str(i.Put.Item['pk']) === pk && str(i.Put.Item['sk']) === sk && (status === 'COMMITTED' || status === 'DECLINED');
+        return (
+          str(i.Put.Item['pk']) === pk &&
+          str(i.Put.Item['sk']) === sk &&
+          (status === 'COMMITTED' || status === 'DECLINED')
+        );
       }
-      if (rule.write === 'compensate' && i.Update?.Key) return str(i.Update.Key['pk']) === pk && str(i.Update.Key['sk']) === sk;
+      if (rule.write === 'compensate' && i.Update?.Key)
+        return str(i.Update.Key['pk']) === pk && str(i.Update.Key['sk']) === sk;
       return false;
     });
   }
@@ -75,13 +82,18 @@ export function faultInjector(): FaultInjector {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const input = args.input as Record<string, unknown>;
-      const armed = rules.find((r) => r.fired < (r.rule.times ?? 1) && matches(r.rule, String(context.commandName), input));
+      const armed = rules.find(
+        (r) => r.fired < (r.rule.times ?? 1) && matches(r.rule, String(context.commandName), input),
+      );
       if (!armed) return next(args);
       armed.fired++;
       const { rule } = armed;
       switch (rule.fault) {
         case 'transient':
-          throw new InjectedFault('ProvisionedThroughputExceededException', `Injected throttling of ${rule.step} (${rule.write})`);
+          throw new InjectedFault(
+            'ProvisionedThroughputExceededException',
+            `Injected throttling of ${rule.step} (${rule.write})`,
+          );
         case 'crash': {
           await next(args);
           // The write committed; the process dies before it can answer (Lambda: Runtime.ExitError).

@@ -46,7 +46,9 @@ export function captureLogs(): CapturedLogs {
       .map((raw) => {
         try {
           const json: unknown = JSON.parse(raw);
-          return json && typeof json === 'object' && !Array.isArray(json) ? { raw, json: json as Record<string, unknown> } : { raw };
+          return json && typeof json === 'object' && !Array.isArray(json)
+            ? { raw, json: json as Record<string, unknown> }
+            : { raw };
         } catch {
           return { raw };
         }

@@ -46,9 +46,7 @@ export async function seed(saga: LocalSaga, spec: ShopSpec): Promise<void> {
       topUpBalance(deps, { userId: u.userId, amount: u.balance, topUpId: `seed-${u.userId}` }),
       setSlotCapacity(deps, { userId: u.userId, capacity: u.slots }),
     ]),
-    ...(spec.coupons ?? []).map((c) =>
-      grantCoupon(deps, { expiresAt: '2099-01-01T00:00:00.000Z', ...c }),
-    ),
+    ...(spec.coupons ?? []).map((c) => grantCoupon(deps, { expiresAt: '2099-01-01T00:00:00.000Z', ...c })),
   ]);
 }
 
@@ -84,7 +82,9 @@ export function newOrderId(): string {
 
 /** Task states in the order they were entered (a retried state appears once per entry). */
 export function tasksEntered(run: ExecutionRecord): string[] {
-  return run.history.flatMap((e) => (e.type === 'StateEntered' && 'state' in e && e.state.type === 'Task' ? [e.state.name] : []));
+  return run.history.flatMap((e) =>
+    e.type === 'StateEntered' && 'state' in e && e.state.type === 'Task' ? [e.state.name] : [],
+  );
 }
 
 export function retriesOf(run: ExecutionRecord, state: string): number {
@@ -149,11 +149,11 @@ export interface Snapshot {
 
 export async function snapshot(saga: LocalSaga): Promise<Snapshot> {
   const t = saga.tables;
-  const [accounts, catalog, inventory, coupons, orders, payments] = await Promise.all(
-    [t.ACCOUNTS_TABLE, t.CATALOG_TABLE, t.INVENTORY_TABLE, t.COUPONS_TABLE, t.ORDERS_TABLE, t.PAYMENTS_TABLE].map((name) =>
-      scanAll(saga.ddb, name),
+  const [accounts, catalog, inventory, coupons, orders, payments] = (await Promise.all(
+    [t.ACCOUNTS_TABLE, t.CATALOG_TABLE, t.INVENTORY_TABLE, t.COUPONS_TABLE, t.ORDERS_TABLE, t.PAYMENTS_TABLE].map(
+      (name) => scanAll(saga.ddb, name),
     ),
-  ) as [Item[], Item[], Item[], Item[], Item[], Item[]];
+  )) as [Item[], Item[], Item[], Item[], Item[], Item[]];
   return {
     balances: new Map(accounts.filter((i) => sk(i) === 'ACCOUNT').map((i) => [String(i['userId']), num(i['balance'])])),
     ledger: accounts.filter((i) => sk(i).startsWith('LEDGER#')),
@@ -161,7 +161,10 @@ export async function snapshot(saga: LocalSaga): Promise<Snapshot> {
     slots: new Map(
       inventory
         .filter((i) => sk(i) === 'SLOTS')
-        .map((i) => [String(i['userId']), { capacity: num(i['capacity']), usedSlots: num(i['usedSlots']), freeSlots: num(i['freeSlots']) }]),
+        .map((i) => [
+          String(i['userId']),
+          { capacity: num(i['capacity']), usedSlots: num(i['usedSlots']), freeSlots: num(i['freeSlots']) },
+        ]),
     ),
     held: inventory.filter((i) => sk(i).startsWith('ITEM#')),
     reservations: inventory.filter((i) => sk(i).startsWith('RESERVATION#')),
@@ -182,7 +185,9 @@ export function eventTypes(s: Snapshot, orderId: string): string[] {
 }
 
 export function stepStatuses(s: Snapshot, orderId: string): Record<string, string> {
-  return Object.fromEntries(s.steps.filter((r) => r['orderId'] === orderId).map((r) => [String(r['step']), String(r['status'])]));
+  return Object.fromEntries(
+    s.steps.filter((r) => r['orderId'] === orderId).map((r) => [String(r['step']), String(r['status'])]),
+  );
 }
 
 /**
@@ -197,7 +202,8 @@ export function invariantViolations(s: Snapshot, shop: ShopSpec): string[] {
   const toppedUp = s.ledger.filter((l) => l['kind'] === 'TOP_UP').reduce((a, l) => a + num(l['amount']), 0);
   const wallets = [...s.balances.values()].reduce((a, b) => a + b, 0);
   const capturedTotal = captured.reduce((a, c) => a + num(c['amount']), 0);
-  if (wallets + capturedTotal !== toppedUp) v.push(`money: wallets ${wallets} + captured ${capturedTotal} != topped up ${toppedUp}`);
+  if (wallets + capturedTotal !== toppedUp)
+    v.push(`money: wallets ${wallets} + captured ${capturedTotal} != topped up ${toppedUp}`);
 
   // Every balance change has a ledger entry; no balance is negative.
   for (const [userId, balance] of s.balances) {
@@ -210,7 +216,8 @@ export function invariantViolations(s: Snapshot, shop: ShopSpec): string[] {
   for (const item of shop.items ?? []) {
     const granted = s.held.filter((h) => h['itemId'] === item.itemId).reduce((a, h) => a + num(h['quantity']), 0);
     const stock = s.stock.get(item.itemId) ?? 0;
-    if (stock + granted !== item.stock) v.push(`stock: ${item.itemId} stock ${stock} + granted ${granted} != ${item.stock}`);
+    if (stock + granted !== item.stock)
+      v.push(`stock: ${item.itemId} stock ${stock} + granted ${granted} != ${item.stock}`);
     if (stock < 0) v.push(`stock: ${item.itemId} is negative`);
   }
 
@@ -218,8 +225,10 @@ export function invariantViolations(s: Snapshot, shop: ShopSpec): string[] {
   for (const [userId, slot] of s.slots) {
     const held = s.held.filter((h) => h['userId'] === userId).reduce((a, h) => a + num(h['quantity']), 0);
     const reserved = s.reservations.filter((r) => r['userId'] === userId).reduce((a, r) => a + num(r['slots']), 0);
-    if (slot.usedSlots !== held + reserved) v.push(`slots: ${userId} used ${slot.usedSlots} != held ${held} + reserved ${reserved}`);
-    if (slot.freeSlots !== slot.capacity - slot.usedSlots) v.push(`slots: ${userId} free ${slot.freeSlots} != capacity - used`);
+    if (slot.usedSlots !== held + reserved)
+      v.push(`slots: ${userId} used ${slot.usedSlots} != held ${held} + reserved ${reserved}`);
+    if (slot.freeSlots !== slot.capacity - slot.usedSlots)
+      v.push(`slots: ${userId} free ${slot.freeSlots} != capacity - used`);
   }
   // Once every order stopped, no reservation is live.
   for (const r of s.reservations) v.push(`slots: reservation of order ${String(r['orderId'])} outlived its order`);
@@ -232,8 +241,16 @@ export function invariantViolations(s: Snapshot, shop: ShopSpec): string[] {
     const steps = stepStatuses(s, id);
     switch (order.status) {
       case 'COMPLETED': {
-        const expected = ['DeductBalance', 'ReserveInventorySlots', 'ReserveStock', 'ChargePayment', 'CompleteOrder', ...(order.couponId ? ['UseCoupon'] : [])];
-        for (const step of expected) if (steps[step] !== 'COMMITTED') v.push(`order ${id} COMPLETED but ${step} is ${steps[step] ?? 'missing'}`);
+        const expected = [
+          'DeductBalance',
+          'ReserveInventorySlots',
+          'ReserveStock',
+          'ChargePayment',
+          'CompleteOrder',
+          ...(order.couponId ? ['UseCoupon'] : []),
+        ];
+        for (const step of expected)
+          if (steps[step] !== 'COMMITTED') v.push(`order ${id} COMPLETED but ${step} is ${steps[step] ?? 'missing'}`);
         if (capturedForOrder.length !== 1 || num(capturedForOrder[0]?.['amount']) !== order.totalAmount) {
           v.push(`order ${id} COMPLETED without exactly one capture of ${order.totalAmount}`);
         }
@@ -258,8 +275,10 @@ export function invariantViolations(s: Snapshot, shop: ShopSpec): string[] {
   for (const c of s.coupons) {
     const usedBy = c['usedByOrderId'];
     const order = typeof usedBy === 'string' ? s.orders.get(usedBy) : undefined;
-    if (c['status'] === 'USED' && order?.status !== 'COMPLETED') v.push(`coupon ${String(c['couponId'])} USED by a non-completed order`);
-    if (c['status'] === 'AVAILABLE' && usedBy !== undefined) v.push(`coupon ${String(c['couponId'])} AVAILABLE but marked used`);
+    if (c['status'] === 'USED' && order?.status !== 'COMPLETED')
+      v.push(`coupon ${String(c['couponId'])} USED by a non-completed order`);
+    if (c['status'] === 'AVAILABLE' && usedBy !== undefined)
+      v.push(`coupon ${String(c['couponId'])} AVAILABLE but marked used`);
   }
   return v;
 }

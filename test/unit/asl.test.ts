@@ -6,8 +6,18 @@ import { FORWARD_STEPS } from '../../lambdas/domain/model.js';
 import { ASL_FILE } from '../../local/template.js';
 
 /** Structural rules of the one workflow definition, checked on the file CDK deploys. */
-interface Retrier { ErrorEquals: string[]; MaxAttempts?: number; IntervalSeconds?: number; BackoffRate?: number; JitterStrategy?: string }
-interface Catcher { ErrorEquals: string[]; Next: string; ResultPath?: string }
+interface Retrier {
+  ErrorEquals: string[];
+  MaxAttempts?: number;
+  IntervalSeconds?: number;
+  BackoffRate?: number;
+  JitterStrategy?: string;
+}
+interface Catcher {
+  ErrorEquals: string[];
+  Next: string;
+  ResultPath?: string;
+}
 interface State {
   Type: string;
   Resource?: string;
@@ -33,7 +43,12 @@ function reachable(from: string): Set<string> {
     seen.add(name);
     const s = asl.States[name];
     if (!s) throw new Error(`Unknown state ${name}`);
-    for (const n of [s.Next, s.Default, ...(s.Choices ?? []).map((c) => c.Next), ...(s.Catch ?? []).map((c) => c.Next)]) {
+    for (const n of [
+      s.Next,
+      s.Default,
+      ...(s.Choices ?? []).map((c) => c.Next),
+      ...(s.Catch ?? []).map((c) => c.Next),
+    ]) {
       if (n) todo.push(n);
     }
   }
@@ -111,7 +126,9 @@ describe('Definition: statemachine/purchase.asl.json', () => {
     };
     for (const [i, step] of FORWARD_STEPS.slice(0, 5).entries()) {
       const refused = asl.States[`${step}Refused`] as State;
-      const compensations = [...reachable(refused.Next as string)].filter((n) => asl.States[n]?.Type === 'Task' && n !== 'MarkOrderFailed' && n !== 'MarkCompensationFailed');
+      const compensations = [...reachable(refused.Next as string)].filter(
+        (n) => asl.States[n]?.Type === 'Task' && n !== 'MarkOrderFailed' && n !== 'MarkCompensationFailed',
+      );
       const before = FORWARD_STEPS.slice(0, i).map((s) => compensationOf[s]);
       expect(compensations.sort(), step).toEqual([...before].sort());
     }

@@ -13,7 +13,15 @@ describe('Domain: order total', () => {
 });
 
 describe('Domain: step input', () => {
-  const valid = { orderId: 'o-1', userId: 'alice', itemId: 'sword', quantity: 1, unitPrice: 100, discount: 0, totalAmount: 100 };
+  const valid = {
+    orderId: 'o-1',
+    userId: 'alice',
+    itemId: 'sword',
+    quantity: 1,
+    unitPrice: 100,
+    discount: 0,
+    totalAmount: 100,
+  };
 
   it('accepts the execution input and whatever the state machine adds to it', () => {
     expect(StepInput.parse({ ...valid, lastResult: { output: {} } })).toMatchObject(valid);
@@ -56,7 +64,11 @@ describe('Domain: keys', () => {
 
 describe('Outcome: error detail', () => {
   it('extracts the message of a Lambda error cause and keeps a plain cause as it is', () => {
-    const cause = JSON.stringify({ errorType: 'OutOfStock', errorMessage: 'Item x has 0 in stock, 1 requested', trace: [] });
+    const cause = JSON.stringify({
+      errorType: 'OutOfStock',
+      errorMessage: 'Item x has 0 in stock, 1 requested',
+      trace: [],
+    });
     expect(errorDetail(cause)).toBe('Item x has 0 in stock, 1 requested');
     expect(errorDetail('Task timed out')).toBe('Task timed out');
     expect(errorDetail(undefined)).toBeUndefined();

@@ -31,8 +31,14 @@ describe('Local: event patterns', () => {
   });
 
   it('matches the stream filter of the Publisher on a Lambda stream record', () => {
-    const filter = validatePattern({ eventName: ['INSERT'], dynamodb: { Keys: { sk: { S: [{ prefix: 'EVENT#' }] } } } });
-    const rec = (eventName: string, sk: string) => ({ eventName, dynamodb: { Keys: { pk: { S: 'ORDER#o-1' }, sk: { S: sk } } } });
+    const filter = validatePattern({
+      eventName: ['INSERT'],
+      dynamodb: { Keys: { sk: { S: [{ prefix: 'EVENT#' }] } } },
+    });
+    const rec = (eventName: string, sk: string) => ({
+      eventName,
+      dynamodb: { Keys: { pk: { S: 'ORDER#o-1' }, sk: { S: sk } } },
+    });
     expect(matchesPattern(filter, rec('INSERT', 'EVENT#ORDER_CREATED'))).toBe(true);
     expect(matchesPattern(filter, rec('MODIFY', 'EVENT#ORDER_CREATED'))).toBe(false);
     expect(matchesPattern(filter, rec('INSERT', 'STEP#DeductBalance'))).toBe(false);

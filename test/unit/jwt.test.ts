@@ -74,7 +74,9 @@ describe('Authorizer: JWT verification (HS256)', () => {
   it('rejects an expired token, but tolerates a few seconds of clock skew', async () => {
     const now = nowSeconds();
     await expectInvalid(hs256()(await signHs256(payload({ iat: now - 3600, exp: now - 60 }))), 'expired');
-    await expect(hs256()(await signHs256(payload({ iat: now - 3600, exp: now - 2 })))).resolves.toMatchObject({ userId: 'alice' });
+    await expect(hs256()(await signHs256(payload({ iat: now - 3600, exp: now - 2 })))).resolves.toMatchObject({
+      userId: 'alice',
+    });
   });
 
   it('rejects a token that is not yet valid', async () => {
@@ -82,7 +84,10 @@ describe('Authorizer: JWT verification (HS256)', () => {
   });
 
   it('rejects a token signed with another secret', async () => {
-    await expectInvalid(hs256()(await signHs256(payload(), 'another-secret-that-is-also-32-bytes-long!')), 'bad_signature');
+    await expectInvalid(
+      hs256()(await signHs256(payload(), 'another-secret-that-is-also-32-bytes-long!')),
+      'bad_signature',
+    );
   });
 
   it('rejects a tampered payload', async () => {
@@ -117,7 +122,9 @@ describe('Authorizer: JWT verification (HS256)', () => {
       await expectInvalid(hs256()(await signHs256(payload({ sub }))), 'bad_subject');
     }
     await expectInvalid(hs256()(await signHs256(payload({ sub: 42 }))), 'bad_subject');
-    await expect(hs256()(await signHs256(payload({ sub: 'x'.repeat(128) })))).resolves.toMatchObject({ userId: 'x'.repeat(128) });
+    await expect(hs256()(await signHs256(payload({ sub: 'x'.repeat(128) })))).resolves.toMatchObject({
+      userId: 'x'.repeat(128),
+    });
   });
 
   it('rejects things that are not compact JWS', async () => {
@@ -127,10 +134,16 @@ describe('Authorizer: JWT verification (HS256)', () => {
   });
 
   it('refuses a short HS256 secret and a plain-http JWKS URL on a public host', () => {
-    expect(() => createJwtVerifier({ algorithm: 'HS256', secret: new TextEncoder().encode('short') })).toThrow(JwtConfigInvalid);
-    expect(() => createJwtVerifier({ algorithm: 'RS256', jwksUrl: 'http://issuer.example.com/jwks.json' })).toThrow(JwtConfigInvalid);
+    expect(() => createJwtVerifier({ algorithm: 'HS256', secret: new TextEncoder().encode('short') })).toThrow(
+      JwtConfigInvalid,
+    );
+    expect(() => createJwtVerifier({ algorithm: 'RS256', jwksUrl: 'http://issuer.example.com/jwks.json' })).toThrow(
+      JwtConfigInvalid,
+    );
     expect(() => createJwtVerifier({ algorithm: 'RS256', jwksUrl: 'not a url' })).toThrow(JwtConfigInvalid);
-    expect(() => createJwtVerifier({ algorithm: 'RS256', jwksUrl: 'https://issuer.example.com/jwks.json' })).not.toThrow();
+    expect(() =>
+      createJwtVerifier({ algorithm: 'RS256', jwksUrl: 'https://issuer.example.com/jwks.json' }),
+    ).not.toThrow();
   });
 });
 
@@ -172,7 +185,9 @@ describe('Authorizer: JWT verification (RS256 with a JWKS)', () => {
     const url = down.url;
     await down.close();
     const unreachable = createJwtVerifier({ algorithm: 'RS256', jwksUrl: url, jwksTimeoutMs: 2_000 });
-    const error: unknown = await unreachable(await signRs256(payload(), key.privateKey, key.kid)).catch((e: unknown) => e);
+    const error: unknown = await unreachable(await signRs256(payload(), key.privateKey, key.kid)).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(KeySourceUnavailable);
     expect((error as Error).name).toBe('KeySourceUnavailable');
   });

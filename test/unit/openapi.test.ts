@@ -120,7 +120,12 @@ interface Op {
 const operations: Op[] = Object.entries(doc.paths).flatMap(([path, item]) =>
   Object.entries(item)
     .filter(([method]) => HTTP_METHODS.includes(method))
-    .map(([method, op]) => ({ method: method.toUpperCase(), path, key: `${method.toUpperCase()} ${path}`, op: op as Operation })),
+    .map(([method, op]) => ({
+      method: method.toUpperCase(),
+      path,
+      key: `${method.toUpperCase()} ${path}`,
+      op: op as Operation,
+    })),
 );
 const operation = (key: string): Operation => {
   const found = operations.find((o) => o.key === key);
@@ -185,10 +190,16 @@ describe('Docs: openapi.yaml', () => {
   });
 
   it('puts every route behind bearerAuth, with the admin role on admin routes', () => {
-    expect(doc.components.securitySchemes['bearerAuth']).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+    expect(doc.components.securitySchemes['bearerAuth']).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+    });
     for (const route of API_ROUTES) {
       const op = operation(`${route.method} ${route.path}`);
-      expect(op.security ?? doc.security, `${route.method} ${route.path}`).toEqual([{ bearerAuth: route.admin ? ['admin'] : [] }]);
+      expect(op.security ?? doc.security, `${route.method} ${route.path}`).toEqual([
+        { bearerAuth: route.admin ? ['admin'] : [] },
+      ]);
     }
   });
 
@@ -249,12 +260,17 @@ describe('Docs: openapi.yaml', () => {
       }
       if (route.admin) expect(statuses, key).toContain('403');
       if (key in BODIES) expect(statuses, key).toEqual(expect.arrayContaining(['400', '413', '415']));
-      expect(statuses.some((s) => s.startsWith('2')), key).toBe(true);
+      expect(
+        statuses.some((s) => s.startsWith('2')),
+        key,
+      ).toBe(true);
     }
   });
 
   it('documents every problem type on some route (method-not-allowed only exists without API Gateway)', () => {
-    const documented = new Set(operations.flatMap(({ op }) => responses(op).flatMap(([, r]) => r['x-problem-types'] ?? [])));
+    const documented = new Set(
+      operations.flatMap(({ op }) => responses(op).flatMap(([, r]) => r['x-problem-types'] ?? [])),
+    );
     const missing = Object.keys(PROBLEMS).filter((slug) => !documented.has(slug));
     expect(missing).toEqual(['method-not-allowed']);
   });
@@ -279,19 +295,36 @@ describe('Docs: openapi.yaml', () => {
     }
     expect(instances.length).toBeGreaterThan(0);
     for (const instance of instances) expect(instance).toMatch(/^\/v1\//);
-    const orderLocation = deref<{ $ref?: string; schema?: { example?: string } }>({ $ref: '#/components/headers/OrderLocation' });
+    const orderLocation = deref<{ $ref?: string; schema?: { example?: string } }>({
+      $ref: '#/components/headers/OrderLocation',
+    });
     expect(orderLocation.schema?.example).toMatch(/^\/v1\/orders\//);
   });
 
   it('gives the Problem schema its RFC 9457 members and the purchase and validation extensions', () => {
     const problem = flatten({ $ref: '#/components/schemas/Problem' });
     expect(Object.keys(problem.properties ?? {})).toEqual(
-      expect.arrayContaining(['type', 'title', 'status', 'detail', 'instance', 'orderId', 'failedStep', 'reason', 'errors']),
+      expect.arrayContaining([
+        'type',
+        'title',
+        'status',
+        'detail',
+        'instance',
+        'orderId',
+        'failedStep',
+        'reason',
+        'errors',
+      ]),
     );
   });
 
   it('describes request bodies with exactly the fields, required set and bounds of the zod schemas', () => {
-    expect(operations.filter((o) => o.op.requestBody !== undefined).map((o) => o.key).sort()).toEqual(Object.keys(BODIES).sort());
+    expect(
+      operations
+        .filter((o) => o.op.requestBody !== undefined)
+        .map((o) => o.key)
+        .sort(),
+    ).toEqual(Object.keys(BODIES).sort());
     for (const [key, zodSchema] of Object.entries(BODIES)) {
       const body = deref(operation(key).requestBody ?? { content: {} });
       expect(body.required, key).toBe(true);
@@ -318,7 +351,8 @@ describe('Docs: openapi.yaml', () => {
         expect(prop.maxLength, where).toBe(zodProp.maxLength);
         expect(prop.format, where).toBe(zodProp.format);
         // A documented pattern zod does not generate (name: not blank) is zod's trim().min(1).
-        if (zodProp.pattern !== undefined && zodProp.format === undefined) expect(prop.pattern, where).toBe(zodProp.pattern);
+        if (zodProp.pattern !== undefined && zodProp.format === undefined)
+          expect(prop.pattern, where).toBe(zodProp.pattern);
       }
 
       // Behaviour: the examples pass, and each documented bound is exactly where zod's is.
@@ -338,10 +372,10 @@ describe('Docs: openapi.yaml', () => {
           expect(accepts(name, minimum + 0.5), `${where} integer`).toBe(false);
         }
         if (prop.type === 'string' && prop.maxLength !== undefined) {
-          expect([accepts(name, 'a'.repeat(prop.maxLength)), accepts(name, 'a'.repeat(prop.maxLength + 1))], `${where} maxLength`).toEqual([
-            true,
-            false,
-          ]);
+          expect(
+            [accepts(name, 'a'.repeat(prop.maxLength)), accepts(name, 'a'.repeat(prop.maxLength + 1))],
+            `${where} maxLength`,
+          ).toEqual([true, false]);
         }
       }
       expect(zodSchema.safeParse({ ...base, unknownField: 1 }).success, `${key} strict`).toBe(false);
@@ -378,8 +412,13 @@ describe('Docs: openapi.yaml', () => {
 
   it('gives POST /orders examples of a completed order (201), a pending one (202) and an insufficient balance (402)', () => {
     const op = operation('POST /orders');
-    const example = (status: string, media: string) => examplesOf(deref(op.responses[status] ?? {}).content?.[media])[0] as Record<string, unknown>;
-    expect(example('201', 'application/json')).toMatchObject({ status: 'COMPLETED', steps: expect.any(Array), events: expect.any(Array) });
+    const example = (status: string, media: string) =>
+      examplesOf(deref(op.responses[status] ?? {}).content?.[media])[0] as Record<string, unknown>;
+    expect(example('201', 'application/json')).toMatchObject({
+      status: 'COMPLETED',
+      steps: expect.any(Array),
+      events: expect.any(Array),
+    });
     expect(example('202', 'application/json')).toMatchObject({ status: 'PENDING' });
     expect(example('402', 'application/problem+json')).toMatchObject({
       type: problemTypeUri('insufficient-balance'),
@@ -398,11 +437,16 @@ describe('Docs: openapi.yaml', () => {
             const where = `${key} ${status} example`;
             const value = example as Record<string, unknown>;
             expect(Object.keys(value), where).toEqual(expect.arrayContaining(schema.required ?? []));
-            for (const field of Object.keys(value)) expect(Object.keys(schema.properties ?? {}), where).toContain(field);
+            for (const field of Object.keys(value))
+              expect(Object.keys(schema.properties ?? {}), where).toContain(field);
             if (mediaType !== 'application/problem+json') continue;
             const slug = String(value['type']).slice(TYPE_PREFIX.length) as ProblemType;
             expect(response['x-problem-types'], where).toContain(slug);
-            expect(value, where).toMatchObject({ type: problemTypeUri(slug), status: Number(status), title: PROBLEMS[slug].title });
+            expect(value, where).toMatchObject({
+              type: problemTypeUri(slug),
+              status: Number(status),
+              title: PROBLEMS[slug].title,
+            });
           }
         }
       }

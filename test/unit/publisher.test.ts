@@ -1,4 +1,9 @@
-import { EventBridgeClient, type PutEventsCommandInput, type PutEventsRequestEntry, type PutEventsResultEntry } from '@aws-sdk/client-eventbridge';
+import {
+  EventBridgeClient,
+  type PutEventsCommandInput,
+  type PutEventsRequestEntry,
+  type PutEventsResultEntry,
+} from '@aws-sdk/client-eventbridge';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { EVENT_SOURCE } from '../../infra/catalog.js';
@@ -16,7 +21,10 @@ const T = '2026-03-01T10:00:00.000Z';
 type Verdict = 'ok' | { code: string };
 /** Decides each entry's fate per call; returns the calls' entries as sent. */
 function scriptedEventBridge(decide: (entry: { eventId: string; type: string }, call: number) => Verdict = () => 'ok') {
-  const client = new EventBridgeClient({ region: 'us-east-1', credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' } });
+  const client = new EventBridgeClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
+  });
   const calls: PutEventsRequestEntry[][] = [];
   client.middlewareStack.add(
     () => async (args) => {
@@ -25,9 +33,14 @@ function scriptedEventBridge(decide: (entry: { eventId: string; type: string }, 
       const results: PutEventsResultEntry[] = entries.map((e, i) => {
         const d = JSON.parse(e.Detail ?? '{}') as { eventId: string; type: string };
         const v = decide(d, calls.length);
-        return v === 'ok' ? { EventId: `ev-${calls.length}-${i}` } : { ErrorCode: v.code, ErrorMessage: `scripted ${v.code}` };
+        return v === 'ok'
+          ? { EventId: `ev-${calls.length}-${i}` }
+          : { ErrorCode: v.code, ErrorMessage: `scripted ${v.code}` };
       });
-      return { output: { $metadata: {}, FailedEntryCount: results.filter((r) => r.ErrorCode).length, Entries: results }, response: {} };
+      return {
+        output: { $metadata: {}, FailedEntryCount: results.filter((r) => r.ErrorCode).length, Entries: results },
+        response: {},
+      };
     },
     { step: 'initialize', name: 'script' },
   );
@@ -35,7 +48,10 @@ function scriptedEventBridge(decide: (entry: { eventId: string; type: string }, 
 }
 
 function handler(eventBridge: EventBridgeClient, overrides: PublisherOverrides = {}) {
-  return createHandler({ EVENT_BUS_NAME: BUS }, { eventBridge, retryBaseDelayMs: 0, log: () => undefined, ...overrides });
+  return createHandler(
+    { EVENT_BUS_NAME: BUS },
+    { eventBridge, retryBaseDelayMs: 0, log: () => undefined, ...overrides },
+  );
 }
 
 let seq = 100;
@@ -67,7 +83,8 @@ function outboxInsert(orderId: string, type: Parameters<typeof outboxEvent>[0], 
 }
 
 const sequenceOf = (r: ReturnType<typeof record>) => r.dynamodb.SequenceNumber;
-const idsOf = (entries: PutEventsRequestEntry[]) => entries.map((e) => (JSON.parse(e.Detail ?? '{}') as { eventId: string }).eventId);
+const idsOf = (entries: PutEventsRequestEntry[]) =>
+  entries.map((e) => (JSON.parse(e.Detail ?? '{}') as { eventId: string }).eventId);
 
 describe('Function: publisher', () => {
   it('publishes each outbox INSERT as {Source, DetailType, Detail} on the bus, and nothing else', async () => {
@@ -78,8 +95,14 @@ describe('Function: publisher', () => {
         record('INSERT', { ...keys.order('o-1'), orderId: 'o-1', status: 'PENDING' }),
         created,
         record('INSERT', { ...keys.stepRecord('o-1', 'DeductBalance'), status: 'COMMITTED' }),
-        record('MODIFY', { ...keys.outboxEvent('o-1', 'PAYMENT_RESERVED'), ...outboxEvent('PAYMENT_RESERVED', { orderId: 'o-1', userId: 'alice' }, T, {}) }),
-        record('REMOVE', { ...keys.outboxEvent('o-1', 'ORDER_FAILED'), ...outboxEvent('ORDER_FAILED', { orderId: 'o-1', userId: 'alice' }, T, {}) }),
+        record('MODIFY', {
+          ...keys.outboxEvent('o-1', 'PAYMENT_RESERVED'),
+          ...outboxEvent('PAYMENT_RESERVED', { orderId: 'o-1', userId: 'alice' }, T, {}),
+        }),
+        record('REMOVE', {
+          ...keys.outboxEvent('o-1', 'ORDER_FAILED'),
+          ...outboxEvent('ORDER_FAILED', { orderId: 'o-1', userId: 'alice' }, T, {}),
+        }),
         record('MODIFY', { ...keys.order('o-1'), orderId: 'o-1', status: 'COMPLETED' }),
       ],
     };
@@ -102,14 +125,24 @@ describe('Function: publisher', () => {
     ]);
     // Nothing to publish: no call at all.
     const idle = scriptedEventBridge();
-    await expect(handler(idle.client)({ Records: [record('MODIFY', { ...keys.order('o-2'), status: 'FAILED' })] })).resolves.toEqual({ batchItemFailures: [] });
+    await expect(
+      handler(idle.client)({ Records: [record('MODIFY', { ...keys.order('o-2'), status: 'FAILED' })] }),
+    ).resolves.toEqual({ batchItemFailures: [] });
     expect(idle.calls).toEqual([]);
   });
 
   it('keeps the qualifier out of the detail but in the eventId (several NOTIFICATION_SENT per order)', async () => {
     const eb = scriptedEventBridge();
-    await handler(eb.client)({ Records: [outboxInsert('o-1', 'NOTIFICATION_SENT', 'ORDER_COMPLETED'), outboxInsert('o-1', 'NOTIFICATION_SENT', 'PAYMENT_PROCESSED')] });
-    expect(idsOf(eb.calls.flat())).toEqual(['o-1:NOTIFICATION_SENT:ORDER_COMPLETED', 'o-1:NOTIFICATION_SENT:PAYMENT_PROCESSED']);
+    await handler(eb.client)({
+      Records: [
+        outboxInsert('o-1', 'NOTIFICATION_SENT', 'ORDER_COMPLETED'),
+        outboxInsert('o-1', 'NOTIFICATION_SENT', 'PAYMENT_PROCESSED'),
+      ],
+    });
+    expect(idsOf(eb.calls.flat())).toEqual([
+      'o-1:NOTIFICATION_SENT:ORDER_COMPLETED',
+      'o-1:NOTIFICATION_SENT:PAYMENT_PROCESSED',
+    ]);
     expect(eb.calls.flat().map((e) => Object.keys(JSON.parse(e.Detail ?? '{}') as object).sort())).toEqual([
       ['eventId', 'orderId', 'payload', 'timestamp', 'type', 'userId'],
       ['eventId', 'orderId', 'payload', 'timestamp', 'type', 'userId'],
@@ -125,8 +158,14 @@ describe('Function: publisher', () => {
   });
 
   it('re-sends only the entries PutEvents did not take, and succeeds when they go through', async () => {
-    const eb = scriptedEventBridge((e, call) => (e.eventId === 'o-1:PAYMENT_RESERVED' && call < 3 ? { code: 'ThrottlingException' } : 'ok'));
-    const records = [outboxInsert('o-1', 'ORDER_CREATED'), outboxInsert('o-1', 'PAYMENT_RESERVED'), outboxInsert('o-1', 'INVENTORY_RESERVED')];
+    const eb = scriptedEventBridge((e, call) =>
+      e.eventId === 'o-1:PAYMENT_RESERVED' && call < 3 ? { code: 'ThrottlingException' } : 'ok',
+    );
+    const records = [
+      outboxInsert('o-1', 'ORDER_CREATED'),
+      outboxInsert('o-1', 'PAYMENT_RESERVED'),
+      outboxInsert('o-1', 'INVENTORY_RESERVED'),
+    ];
     await expect(handler(eb.client)({ Records: records })).resolves.toEqual({ batchItemFailures: [] });
     expect(eb.calls.map(idsOf)).toEqual([
       ['o-1:ORDER_CREATED', 'o-1:PAYMENT_RESERVED', 'o-1:INVENTORY_RESERVED'],
@@ -136,17 +175,24 @@ describe('Function: publisher', () => {
   });
 
   it('reports the first record still not published, and publishes nothing after its chunk', async () => {
-    const eb = scriptedEventBridge((e) => (e.eventId === 'o-3:ORDER_CREATED' || e.eventId === 'o-5:ORDER_CREATED' ? { code: 'InternalFailure' } : 'ok'));
+    const eb = scriptedEventBridge((e) =>
+      e.eventId === 'o-3:ORDER_CREATED' || e.eventId === 'o-5:ORDER_CREATED' ? { code: 'InternalFailure' } : 'ok',
+    );
     const records = Array.from({ length: 15 }, (_, i) => outboxInsert(`o-${i}`, 'ORDER_CREATED'));
     const result = await handler(eb.client, { putAttempts: 2 })({ Records: records });
-    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceOf(records[3] as ReturnType<typeof record>) }] });
+    expect(result).toEqual({
+      batchItemFailures: [{ itemIdentifier: sequenceOf(records[3] as ReturnType<typeof record>) }],
+    });
     // The first chunk (10) and the retry of its two failed entries; the second chunk never went.
     expect(eb.calls.map((c) => c.length)).toEqual([10, 2]);
   });
 
   it('treats a whole failed PutEvents call like failed entries', async () => {
     let calls = 0;
-    const client = new EventBridgeClient({ region: 'us-east-1', credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' } });
+    const client = new EventBridgeClient({
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
+    });
     client.middlewareStack.add(
       () => async () => {
         calls++;
@@ -163,7 +209,11 @@ describe('Function: publisher', () => {
 
   it('reports an entry EventBridge rejects, and throws when it heads the batch (so the mapping bisects it out)', async () => {
     const eb = scriptedEventBridge((e) => (e.eventId === 'o-2:ORDER_CREATED' ? { code: 'InvalidArgument' } : 'ok'));
-    const records = [outboxInsert('o-1', 'ORDER_CREATED'), outboxInsert('o-2', 'ORDER_CREATED'), outboxInsert('o-3', 'ORDER_CREATED')];
+    const records = [
+      outboxInsert('o-1', 'ORDER_CREATED'),
+      outboxInsert('o-2', 'ORDER_CREATED'),
+      outboxInsert('o-3', 'ORDER_CREATED'),
+    ];
     await expect(handler(eb.client)({ Records: records })).resolves.toEqual({
       batchItemFailures: [{ itemIdentifier: sequenceOf(records[1] as ReturnType<typeof record>) }],
     });
@@ -174,9 +224,15 @@ describe('Function: publisher', () => {
 
   it('never publishes an outbox item that is not a valid event: reported, or thrown at the head', async () => {
     const eb = scriptedEventBridge();
-    const bad = record('INSERT', { ...keys.outboxEvent('o-9', 'ORDER_CREATED'), type: 'ORDER_CREATED', orderId: 'o-9' });
+    const bad = record('INSERT', {
+      ...keys.outboxEvent('o-9', 'ORDER_CREATED'),
+      type: 'ORDER_CREATED',
+      orderId: 'o-9',
+    });
     const good = outboxInsert('o-1', 'ORDER_CREATED');
-    await expect(handler(eb.client)({ Records: [good, bad] })).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: sequenceOf(bad) }] });
+    await expect(handler(eb.client)({ Records: [good, bad] })).resolves.toEqual({
+      batchItemFailures: [{ itemIdentifier: sequenceOf(bad) }],
+    });
     expect(idsOf(eb.calls.flat())).toEqual(['o-1:ORDER_CREATED']);
     const err = await handler(eb.client)({ Records: [bad, good] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OutboxEventRejected);

@@ -18,10 +18,18 @@ describe('Chaos campaign (short)', () => {
       console.info(formatChaosReport(report, performance.now() - started));
 
       expect(report.violations).toEqual([]);
-      for (const kind of FAULT_KINDS.filter((k) => k !== 'none')) expect(report.faults[kind].fired, `${kind} never fired`).toBeGreaterThan(0);
+      for (const kind of FAULT_KINDS.filter((k) => k !== 'none'))
+        expect(report.faults[kind].fired, `${kind} never fired`).toBeGreaterThan(0);
       expect(report.completed).toBeGreaterThan(0);
       expect(Object.keys(report.failedByReason)).toEqual(
-        expect.arrayContaining(['InsufficientBalance', 'InventoryFull', 'OutOfStock', 'CouponAlreadyUsed', 'PaymentDeclined', 'TIMED_OUT']),
+        expect.arrayContaining([
+          'InsufficientBalance',
+          'InventoryFull',
+          'OutOfStock',
+          'CouponAlreadyUsed',
+          'PaymentDeclined',
+          'TIMED_OUT',
+        ]),
       );
       expect(report.compensationFailed).toBe(0);
     } finally {

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalSaga } from '../../local/saga.js';
-import { invariantViolations, localSaga, newOrderId, purchase, seed, snapshot, type ShopSpec } from '../support/saga.js';
+import {
+  invariantViolations,
+  localSaga,
+  newOrderId,
+  purchase,
+  seed,
+  snapshot,
+  type ShopSpec,
+} from '../support/saga.js';
 
 /**
  * 200 buyers race for 50 items: the conditional stock decrement lets exactly 50 through, the
@@ -24,7 +32,9 @@ describe('Workflow: concurrency', () => {
 
   it(`sells exactly ${STOCK} of ${STOCK} to ${BUYERS} concurrent buyers`, { timeout: 240_000 }, async () => {
     const runs = await Promise.all(
-      shop.users!.map((u) => purchase(saga, { orderId: newOrderId(), userId: u.userId, itemId: 'limited', quantity: 1 })),
+      shop.users!.map((u) =>
+        purchase(saga, { orderId: newOrderId(), userId: u.userId, itemId: 'limited', quantity: 1 }),
+      ),
     );
 
     const outputs = runs.map((r) => r.run.output as { status: string; reason?: string; failedStep?: string });
@@ -39,7 +49,9 @@ describe('Workflow: concurrency', () => {
     expect([...s.orders.values()].filter((o) => o.status === 'COMPLETED')).toHaveLength(STOCK);
     expect([...s.balances.values()].every((b) => b >= 0)).toBe(true);
     const wallets = [...s.balances.values()].reduce((a, b) => a + b, 0);
-    const captured = s.providerCharges.filter((c) => c['status'] === 'CAPTURED').reduce((a, c) => a + Number(c['amount']), 0);
+    const captured = s.providerCharges
+      .filter((c) => c['status'] === 'CAPTURED')
+      .reduce((a, c) => a + Number(c['amount']), 0);
     expect(captured).toBe(STOCK * PRICE);
     expect(wallets + captured).toBe(BUYERS * 5_000);
     expect(invariantViolations(s, shop)).toEqual([]);

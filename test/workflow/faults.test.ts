@@ -27,7 +27,14 @@ import {
  * a compensation whose forward step never committed (the fence against a late forward write).
  * After every case every invariant of DESIGN section 4 is checked.
  */
-const STEPS: ForwardStep[] = ['DeductBalance', 'UseCoupon', 'ReserveInventorySlots', 'ReserveStock', 'ChargePayment', 'CompleteOrder'];
+const STEPS: ForwardStep[] = [
+  'DeductBalance',
+  'UseCoupon',
+  'ReserveInventorySlots',
+  'ReserveStock',
+  'ChargePayment',
+  'CompleteOrder',
+];
 const COMPENSATION: Record<ForwardStep, FunctionId> = {
   DeductBalance: 'RefundBalance',
   UseCoupon: 'RestoreCoupon',
@@ -64,8 +71,13 @@ function expectCompleted(s: Snapshot, b: { userId: string; orderId: string; coup
   expect(s.ledger.filter((l) => l['orderId'] === b.orderId)).toHaveLength(1);
   expect(s.held.filter((h) => h['userId'] === b.userId)).toMatchObject([{ quantity: 2 }]);
   expect(s.slots.get(b.userId)).toMatchObject({ usedSlots: 2, freeSlots: 8 });
-  expect(s.providerCharges.filter((c) => c['orderId'] === b.orderId)).toMatchObject([{ status: 'CAPTURED', amount: TOTAL }]);
-  expect(s.coupons.find((c) => c['couponId'] === b.couponId)).toMatchObject({ status: 'USED', usedByOrderId: b.orderId });
+  expect(s.providerCharges.filter((c) => c['orderId'] === b.orderId)).toMatchObject([
+    { status: 'CAPTURED', amount: TOTAL },
+  ]);
+  expect(s.coupons.find((c) => c['couponId'] === b.couponId)).toMatchObject({
+    status: 'USED',
+    usedByOrderId: b.orderId,
+  });
 }
 
 function expectUntouched(s: Snapshot, b: { userId: string; orderId: string; couponId: string }) {
@@ -97,7 +109,10 @@ describe('Workflow: fault matrix', () => {
 
       expect(fired()).toBe(2);
       expect(retriesOf(run, step)).toBe(2);
-      expect(failuresOf(run, step)).toEqual(['ProvisionedThroughputExceededException', 'ProvisionedThroughputExceededException']);
+      expect(failuresOf(run, step)).toEqual([
+        'ProvisionedThroughputExceededException',
+        'ProvisionedThroughputExceededException',
+      ]);
       const s = await snapshot(saga);
       expectCompleted(s, b);
       expect(invariantViolations(s, shop)).toEqual([]);
@@ -161,7 +176,9 @@ describe('Workflow: fault matrix', () => {
       const failedStep = step === 'ChargePayment' || step === 'CompleteOrder' ? step : 'ChargePayment';
       expect(s.orders.get(b.orderId)).toMatchObject({ status: 'FAILED', failedStep });
       // Steps that never committed are fenced by their compensation; the others are undone.
-      expect(stepStatuses(s, b.orderId)[step]).toBe(step === 'ChargePayment' || step === 'CompleteOrder' ? 'FENCED' : 'COMPENSATED');
+      expect(stepStatuses(s, b.orderId)[step]).toBe(
+        step === 'ChargePayment' || step === 'CompleteOrder' ? 'FENCED' : 'COMPENSATED',
+      );
       expectUntouched(s, b);
       expect(invariantViolations(s, shop)).toEqual([]);
     });
@@ -198,9 +215,17 @@ describe('Workflow: a compensation that keeps failing', () => {
     });
     // Nothing after the failed compensation ran: the stock reservation, slots and balance are
     // still held, visibly, for the operator and the reconciler.
-    expect(stepStatuses(s, b.orderId)).toMatchObject({ ReserveStock: 'COMMITTED', ReserveInventorySlots: 'COMMITTED', DeductBalance: 'COMMITTED' });
+    expect(stepStatuses(s, b.orderId)).toMatchObject({
+      ReserveStock: 'COMMITTED',
+      ReserveInventorySlots: 'COMMITTED',
+      DeductBalance: 'COMMITTED',
+    });
     // The invariants that hold even for a stuck order: ledger, slots, no double charge.
-    expect(invariantViolations(s, shop).filter((v) => v.startsWith('ledger') || v.startsWith('slots: u') || v.startsWith('payment'))).toEqual([]);
+    expect(
+      invariantViolations(s, shop).filter(
+        (v) => v.startsWith('ledger') || v.startsWith('slots: u') || v.startsWith('payment'),
+      ),
+    ).toEqual([]);
   });
 });
 

@@ -36,7 +36,13 @@ describe('Workflow: purchase happy path', () => {
 
     expect(run.status).toBe('SUCCEEDED');
     expect(run.output).toEqual({ orderId, status: 'COMPLETED', totalAmount: 6_000 });
-    expect(tasksEntered(run)).toEqual(['DeductBalance', 'ReserveInventorySlots', 'ReserveStock', 'ChargePayment', 'CompleteOrder']);
+    expect(tasksEntered(run)).toEqual([
+      'DeductBalance',
+      'ReserveInventorySlots',
+      'ReserveStock',
+      'ChargePayment',
+      'CompleteOrder',
+    ]);
 
     const s = await snapshot(saga);
     expect(s.balances.get('alice')).toBe(4_000);
@@ -46,7 +52,9 @@ describe('Workflow: purchase happy path', () => {
     expect(s.reservations).toEqual([]);
     expect(s.orders.get(orderId)).toMatchObject({ status: 'COMPLETED', totalAmount: 6_000, discount: 0 });
     expect(s.payments.filter((p) => p['orderId'] === orderId)).toMatchObject([{ status: 'CAPTURED', amount: 6_000 }]);
-    expect(s.providerCharges.filter((c) => c['orderId'] === orderId)).toMatchObject([{ status: 'CAPTURED', amount: 6_000 }]);
+    expect(s.providerCharges.filter((c) => c['orderId'] === orderId)).toMatchObject([
+      { status: 'CAPTURED', amount: 6_000 },
+    ]);
     expect(s.ledger.filter((l) => l['orderId'] === orderId)).toMatchObject([{ kind: 'ORDER_DEBIT', amount: -6_000 }]);
     expect(stepStatuses(s, orderId)).toEqual({
       DeductBalance: 'COMMITTED',
@@ -68,7 +76,13 @@ describe('Workflow: purchase happy path', () => {
 
   it('completes a purchase with a coupon: the discount lowers the total and the coupon ends USED', async () => {
     const orderId = newOrderId();
-    const { order, run } = await purchase(saga, { orderId, userId: 'bob', itemId: 'sword', quantity: 1, couponId: 'WELCOME' });
+    const { order, run } = await purchase(saga, {
+      orderId,
+      userId: 'bob',
+      itemId: 'sword',
+      quantity: 1,
+      couponId: 'WELCOME',
+    });
 
     expect(order.totalAmount).toBe(2_000);
     expect(run.status).toBe('SUCCEEDED');
@@ -83,8 +97,13 @@ describe('Workflow: purchase happy path', () => {
 
     const s = await snapshot(saga);
     expect(s.balances.get('bob')).toBe(8_000);
-    expect(s.coupons.find((c) => c['couponId'] === 'WELCOME')).toMatchObject({ status: 'USED', usedByOrderId: orderId });
-    expect(s.providerCharges.filter((c) => c['orderId'] === orderId)).toMatchObject([{ status: 'CAPTURED', amount: 2_000 }]);
+    expect(s.coupons.find((c) => c['couponId'] === 'WELCOME')).toMatchObject({
+      status: 'USED',
+      usedByOrderId: orderId,
+    });
+    expect(s.providerCharges.filter((c) => c['orderId'] === orderId)).toMatchObject([
+      { status: 'CAPTURED', amount: 2_000 },
+    ]);
     expect(eventTypes(s, orderId)).toEqual([
       'ORDER_CREATED',
       'PAYMENT_RESERVED',

@@ -23,7 +23,14 @@ import {
  * state from the step records alone; COMPENSATION_FAILED orders are retried with backoff until
  * resolved. The stalled invocation's late write is released afterwards and must change nothing.
  */
-const STEPS: ForwardStep[] = ['DeductBalance', 'UseCoupon', 'ReserveInventorySlots', 'ReserveStock', 'ChargePayment', 'CompleteOrder'];
+const STEPS: ForwardStep[] = [
+  'DeductBalance',
+  'UseCoupon',
+  'ReserveInventorySlots',
+  'ReserveStock',
+  'ChargePayment',
+  'CompleteOrder',
+];
 const shop: ShopSpec = { items: [{ itemId: 'gem', price: 1_000, stock: 1_000 }] };
 const BALANCE = 10_000;
 const TOTAL = 2 * 1_000 - 100;
@@ -48,7 +55,10 @@ describe('Reconciler', () => {
 
   async function buyer() {
     const userId = `u-${randomUUID().slice(0, 8)}`;
-    await seed(saga, { users: [{ userId, balance: BALANCE, slots: 10 }], coupons: [{ userId, couponId: `C-${userId}`, discount: 100 }] });
+    await seed(saga, {
+      users: [{ userId, balance: BALANCE, slots: 10 }],
+      coupons: [{ userId, couponId: `C-${userId}`, discount: 100 }],
+    });
     return { userId, couponId: `C-${userId}`, orderId: `o-${randomUUID()}`, itemId: 'gem', quantity: 2 };
   }
 
@@ -59,7 +69,11 @@ describe('Reconciler', () => {
   }
 
   /** Start a purchase, stall it at `step`'s write, and kill the execution there. */
-  async function abortAt(b: Awaited<ReturnType<typeof buyer>>, step: ForwardStep, write: 'commit' | 'compensate' = 'commit') {
+  async function abortAt(
+    b: Awaited<ReturnType<typeof buyer>>,
+    step: ForwardStep,
+    write: 'commit' | 'compensate' = 'commit',
+  ) {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const hold = faults.add({ orderId: b.orderId, step, write, fault: 'hold', gate });
@@ -114,8 +128,16 @@ describe('Reconciler', () => {
     await stalled.releaseLateWrite();
 
     const s = await snapshot(saga);
-    expect(s.orders.get(b.orderId)).toMatchObject({ status: 'FAILED', failedStep: 'ChargePayment', reason: 'PaymentDeclined' });
-    expect(stepStatuses(s, b.orderId)).toMatchObject({ DeductBalance: 'COMPENSATED', ReserveStock: 'COMPENSATED', ChargePayment: 'DECLINED' });
+    expect(s.orders.get(b.orderId)).toMatchObject({
+      status: 'FAILED',
+      failedStep: 'ChargePayment',
+      reason: 'PaymentDeclined',
+    });
+    expect(stepStatuses(s, b.orderId)).toMatchObject({
+      DeductBalance: 'COMPENSATED',
+      ReserveStock: 'COMPENSATED',
+      ChargePayment: 'DECLINED',
+    });
     expect(invariantViolations(s, shop)).toEqual([]);
   });
 
@@ -140,7 +162,11 @@ describe('Reconciler', () => {
     expect(second.outcomes['RESOLVED']).toBe(1);
 
     s = await snapshot(saga);
-    expect(s.orders.get(b.orderId)).toMatchObject({ status: 'FAILED', failedStep: 'ChargePayment', reason: 'PaymentDeclined' });
+    expect(s.orders.get(b.orderId)).toMatchObject({
+      status: 'FAILED',
+      failedStep: 'ChargePayment',
+      reason: 'PaymentDeclined',
+    });
     expect(eventTypes(s, b.orderId)).toContain('ORDER_COMPENSATION_FAILED');
     expect(eventTypes(s, b.orderId).at(-1)).toBe('ORDER_FAILED');
     expect(invariantViolations(s, shop)).toEqual([]);

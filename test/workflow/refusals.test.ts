@@ -47,7 +47,13 @@ function aggregates(s: Snapshot) {
     slots: Object.fromEntries(s.slots),
     held: s.held,
     reservations: s.reservations,
-    coupons: s.coupons.map(({ pk, sk, couponId, status, usedByOrderId }) => ({ pk, sk, couponId, status, usedByOrderId })),
+    coupons: s.coupons.map(({ pk, sk, couponId, status, usedByOrderId }) => ({
+      pk,
+      sk,
+      couponId,
+      status,
+      usedByOrderId,
+    })),
     captured: s.providerCharges.filter((c) => c['status'] === 'CAPTURED'),
   };
 }
@@ -58,7 +64,13 @@ describe('Workflow: refusals', () => {
     saga = await localSaga();
     await seed(saga, shop);
     // Spend the USED-ONE coupon in a completed purchase first.
-    const { run } = await purchase(saga, { orderId: newOrderId(), userId: 'rich', itemId: 'potion', quantity: 1, couponId: 'USED-ONE' });
+    const { run } = await purchase(saga, {
+      orderId: newOrderId(),
+      userId: 'rich',
+      itemId: 'potion',
+      quantity: 1,
+      couponId: 'USED-ONE',
+    });
     expect(run.output).toMatchObject({ status: 'COMPLETED' });
   });
   afterAll(() => saga.close());
@@ -77,8 +89,17 @@ describe('Workflow: refusals', () => {
 
   it('refuses an order the wallet cannot pay: FAILED at DeductBalance, nothing to compensate', async () => {
     const { orderId, run, after } = await refused({ userId: 'poor', itemId: 'potion', quantity: 1 });
-    expect(after.orders.get(orderId)).toMatchObject({ status: 'FAILED', failedStep: 'DeductBalance', reason: 'InsufficientBalance' });
-    expect(run.output).toEqual({ orderId, status: 'FAILED', failedStep: 'DeductBalance', reason: 'InsufficientBalance' });
+    expect(after.orders.get(orderId)).toMatchObject({
+      status: 'FAILED',
+      failedStep: 'DeductBalance',
+      reason: 'InsufficientBalance',
+    });
+    expect(run.output).toEqual({
+      orderId,
+      status: 'FAILED',
+      failedStep: 'DeductBalance',
+      reason: 'InsufficientBalance',
+    });
     expect(tasksEntered(run)).toEqual(['DeductBalance', 'MarkOrderFailed']);
     expect(eventTypes(after, orderId)).toEqual(['ORDER_CREATED', 'ORDER_FAILED']);
     expect(after.ledger.filter((l) => l['orderId'] === orderId)).toEqual([]);
@@ -92,15 +113,41 @@ describe('Workflow: refusals', () => {
     const { orderId, run, after } = await refused({ userId: 'rich', itemId: 'potion', quantity: 1, couponId });
     expect(after.orders.get(orderId)).toMatchObject({ status: 'FAILED', failedStep: 'UseCoupon', reason });
     expect(tasksEntered(run)).toEqual(['DeductBalance', 'UseCoupon', 'RefundBalance', 'MarkOrderFailed']);
-    expect(eventTypes(after, orderId)).toEqual(['ORDER_CREATED', 'PAYMENT_RESERVED', 'PAYMENT_ROLLBACK', 'ORDER_FAILED']);
+    expect(eventTypes(after, orderId)).toEqual([
+      'ORDER_CREATED',
+      'PAYMENT_RESERVED',
+      'PAYMENT_ROLLBACK',
+      'ORDER_FAILED',
+    ]);
     const total = after.orders.get(orderId)?.totalAmount ?? -1;
-    expect(after.ledger.filter((l) => l['orderId'] === orderId).map((l) => l['amount']).sort()).toEqual([-total, total].sort());
+    expect(
+      after.ledger
+        .filter((l) => l['orderId'] === orderId)
+        .map((l) => l['amount'])
+        .sort(),
+    ).toEqual([-total, total].sort());
   });
 
   it('refuses an order that does not fit the inventory and releases what ran before, coupon included', async () => {
-    const { orderId, run, after } = await refused({ userId: 'full', itemId: 'potion', quantity: 2, couponId: 'FULL-ONE' });
-    expect(after.orders.get(orderId)).toMatchObject({ status: 'FAILED', failedStep: 'ReserveInventorySlots', reason: 'InventoryFull' });
-    expect(tasksEntered(run)).toEqual(['DeductBalance', 'UseCoupon', 'ReserveInventorySlots', 'RestoreCoupon', 'RefundBalance', 'MarkOrderFailed']);
+    const { orderId, run, after } = await refused({
+      userId: 'full',
+      itemId: 'potion',
+      quantity: 2,
+      couponId: 'FULL-ONE',
+    });
+    expect(after.orders.get(orderId)).toMatchObject({
+      status: 'FAILED',
+      failedStep: 'ReserveInventorySlots',
+      reason: 'InventoryFull',
+    });
+    expect(tasksEntered(run)).toEqual([
+      'DeductBalance',
+      'UseCoupon',
+      'ReserveInventorySlots',
+      'RestoreCoupon',
+      'RefundBalance',
+      'MarkOrderFailed',
+    ]);
     expect(eventTypes(after, orderId)).toEqual([
       'ORDER_CREATED',
       'PAYMENT_RESERVED',
@@ -113,8 +160,19 @@ describe('Workflow: refusals', () => {
 
   it('refuses an order for more than the stock: slots released, balance refunded', async () => {
     const { orderId, run, after } = await refused({ userId: 'rich', itemId: 'rare', quantity: 2 });
-    expect(after.orders.get(orderId)).toMatchObject({ status: 'FAILED', failedStep: 'ReserveStock', reason: 'OutOfStock' });
-    expect(tasksEntered(run)).toEqual(['DeductBalance', 'ReserveInventorySlots', 'ReserveStock', 'ReleaseInventorySlots', 'RefundBalance', 'MarkOrderFailed']);
+    expect(after.orders.get(orderId)).toMatchObject({
+      status: 'FAILED',
+      failedStep: 'ReserveStock',
+      reason: 'OutOfStock',
+    });
+    expect(tasksEntered(run)).toEqual([
+      'DeductBalance',
+      'ReserveInventorySlots',
+      'ReserveStock',
+      'ReleaseInventorySlots',
+      'RefundBalance',
+      'MarkOrderFailed',
+    ]);
     expect(eventTypes(after, orderId)).toEqual([
       'ORDER_CREATED',
       'PAYMENT_RESERVED',
@@ -130,7 +188,11 @@ describe('Workflow: refusals', () => {
       { userId: 'rich', itemId: 'potion', quantity: 3, couponId: 'DECLINE-ME' },
       (id) => scriptProvider(saga, id, { decline: 'card_declined' }),
     );
-    expect(after.orders.get(orderId)).toMatchObject({ status: 'FAILED', failedStep: 'ChargePayment', reason: 'PaymentDeclined' });
+    expect(after.orders.get(orderId)).toMatchObject({
+      status: 'FAILED',
+      failedStep: 'ChargePayment',
+      reason: 'PaymentDeclined',
+    });
     expect(tasksEntered(run)).toEqual([
       'DeductBalance',
       'UseCoupon',
@@ -156,11 +218,18 @@ describe('Workflow: refusals', () => {
       'PAYMENT_ROLLBACK',
       'ORDER_FAILED',
     ]);
-    expect(after.providerCharges.filter((c) => c['orderId'] === orderId)).toMatchObject([{ status: 'DECLINED', declineCode: 'card_declined' }]);
+    expect(after.providerCharges.filter((c) => c['orderId'] === orderId)).toMatchObject([
+      { status: 'DECLINED', declineCode: 'card_declined' },
+    ]);
   });
 
   it('leaves a refused order refused when its steps are invoked again', async () => {
-    const { order, execution } = await startPurchase(saga, { orderId: newOrderId(), userId: 'poor', itemId: 'potion', quantity: 1 });
+    const { order, execution } = await startPurchase(saga, {
+      orderId: newOrderId(),
+      userId: 'poor',
+      itemId: 'potion',
+      quantity: 1,
+    });
     await execution.done;
     const before = aggregates(await snapshot(saga));
     const deduct = saga.lambdas.get('DeductBalance');

@@ -6,7 +6,15 @@ import { getItem, me } from '../../saga/queries.js';
 import { isConditionFailed } from '../../shared/dynamodb/step-engine.js';
 import type { ApiTable } from '../app.js';
 import { basePath, header, HttpProblem, json, parseBody, validate } from '../http.js';
-import { CreateItemBody, GrantCouponBody, IdempotencyKey, NoQuery, RestockBody, SlotCapacityBody, TopUpBody } from '../schemas.js';
+import {
+  CreateItemBody,
+  GrantCouponBody,
+  IdempotencyKey,
+  NoQuery,
+  RestockBody,
+  SlotCapacityBody,
+  TopUpBody,
+} from '../schemas.js';
 import type { Route } from './types.js';
 
 /** Admin routes (role claim): stock the shop and fund wallets, each through the domain operations. */
@@ -70,7 +78,10 @@ export function adminRoutes(data: Deps<ApiTable>): Route[] {
         const userId = validate(Id, params['userId']);
         validate(NoQuery, event.queryStringParameters ?? {});
         const body = parseBody(event, GrantCouponBody);
-        await conflictIfExists(() => grantCoupon(data, { userId, ...body }), `User ${userId} already has coupon ${body.couponId}`);
+        await conflictIfExists(
+          () => grantCoupon(data, { userId, ...body }),
+          `User ${userId} already has coupon ${body.couponId}`,
+        );
         return json(201, { userId, ...body, status: 'AVAILABLE' });
       },
     },

@@ -110,7 +110,12 @@ export function orderRoutes(deps: OrdersDeps): Route[] {
             throw new HttpProblem('idempotency-key-reused', 'The key was first used with a different body');
           }
           if (err instanceof Error && err.name === 'IdempotencyAlreadyInProgressError') {
-            throw new HttpProblem('idempotency-key-in-use', 'Retry after the first request finished', {}, { 'Retry-After': '1' });
+            throw new HttpProblem(
+              'idempotency-key-in-use',
+              'Retry after the first request finished',
+              {},
+              { 'Retry-After': '1' },
+            );
           }
           throw err;
         }
@@ -160,7 +165,10 @@ async function purchase(deps: OrdersDeps, req: PurchaseRequest): Promise<Respons
   // Not remembered, so a retry with the original body still reaches its order.
   if (!created && !sameRequest(order, req.payload)) {
     throw new UncachedResponse(
-      problem(new HttpProblem('idempotency-key-reused', `The key already names order ${order.orderId} with another body`), req.instance),
+      problem(
+        new HttpProblem('idempotency-key-reused', `The key already names order ${order.orderId} with another body`),
+        req.instance,
+      ),
     );
   }
   // A retry of a request whose order already ended (its first answer was a 5xx) needs no run.
@@ -185,7 +193,12 @@ function fromRun(orderId: string, run: WorkflowRun, req: PurchaseRequest): Respo
   if (run.error === 'CompensationFailed') return undefined;
   // Timed out, aborted or crashed without reaching a terminal order state.
   return problem(
-    new HttpProblem('workflow-unavailable', `The workflow ended ${run.status}${run.error ? ` (${run.error})` : ''}`, { orderId }, { 'Retry-After': '5' }),
+    new HttpProblem(
+      'workflow-unavailable',
+      `The workflow ended ${run.status}${run.error ? ` (${run.error})` : ''}`,
+      { orderId },
+      { 'Retry-After': '5' },
+    ),
     req.instance,
   );
 }
@@ -208,7 +221,12 @@ async function outcome(deps: OrdersDeps, orderId: string, req: PurchaseRequest):
     }
     case 'COMPENSATION_FAILED':
       return problem(
-        new HttpProblem('purchase-stuck', view.reasonDetail, { orderId, failedStep: view.failedStep, reason: view.reason }, location),
+        new HttpProblem(
+          'purchase-stuck',
+          view.reasonDetail,
+          { orderId, failedStep: view.failedStep, reason: view.reason },
+          location,
+        ),
         instance,
       );
   }

@@ -35,7 +35,9 @@ export class DeliveryInProgress extends PurchaseError {
     readonly eventId: string,
     readonly claimedUntil: string,
   ) {
-    super(`${consumer}: event ${eventId} is being delivered by another invocation (claim until ${claimedUntil}); retry later`);
+    super(
+      `${consumer}: event ${eventId} is being delivered by another invocation (claim until ${claimedUntil}); retry later`,
+    );
   }
 }
 
@@ -75,8 +77,7 @@ export interface DeliveryClaim {
 }
 
 export type ClaimResult =
-  | { outcome: 'CLAIMED'; claim: DeliveryClaim; attempt: number }
-  | { outcome: 'DONE'; record: DeliveryRecord };
+  { outcome: 'CLAIMED'; claim: DeliveryClaim; attempt: number } | { outcome: 'DONE'; record: DeliveryRecord };
 
 export interface DeliveryStoreOptions {
   ddb: DynamoDBDocumentClient;
@@ -125,7 +126,8 @@ export class DeliveryStore {
             'SET #status = :claimed, claimToken = :token, claimedAt = :now, claimedUntil = :until, ' +
             'consumer = :consumer, eventId = :eventId, eventType = :eventType ADD attempts :one',
           // ISO-8601 UTC strings of one format compare like the instants they denote.
-          ConditionExpression: 'attribute_not_exists(pk) OR #status = :failed OR (#status = :claimed AND claimedUntil < :now)',
+          ConditionExpression:
+            'attribute_not_exists(pk) OR #status = :failed OR (#status = :claimed AND claimedUntil < :now)',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':claimed': 'CLAIMED',
@@ -146,7 +148,10 @@ export class DeliveryStore {
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
       const record = err.Item ? DeliveryRecord.parse(unmarshall(err.Item)) : await this.get(eventId);
-      if (!record) throw new TransientFault(`${this.consumer}: delivery of ${eventId} vanished while claiming; retry`, { cause: err });
+      if (!record)
+        throw new TransientFault(`${this.consumer}: delivery of ${eventId} vanished while claiming; retry`, {
+          cause: err,
+        });
       if (record.status === 'SENT' || record.status === 'DELIVERED') return { outcome: 'DONE', record };
       throw new DeliveryInProgress(this.consumer, eventId, record.claimedUntil ?? 'unknown');
     }
@@ -194,14 +199,24 @@ export class DeliveryStore {
       if (!(err instanceof TransactionCanceledException)) throw err;
       const codes = (err.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
       if (codes[0] === 'ConditionalCheckFailed') throw new DeliveryClaimLost(claim.consumer, claim.eventId);
-      if (codes.some((c) => c === 'TransactionConflict' || c === 'ThrottlingError' || c === 'ProvisionedThroughputExceeded')) {
-        throw new TransientFault(`${this.consumer}: recording delivery of ${claim.eventId} was cancelled (${codes.join(',')}); retry`, {
-          cause: err,
-        });
+      if (
+        codes.some(
+          (c) => c === 'TransactionConflict' || c === 'ThrottlingError' || c === 'ProvisionedThroughputExceeded',
+        )
+      ) {
+        throw new TransientFault(
+          `${this.consumer}: recording delivery of ${claim.eventId} was cancelled (${codes.join(',')}); retry`,
+          {
+            cause: err,
+          },
+        );
       }
-      throw new Error(`${this.consumer}: recording delivery of ${claim.eventId} was cancelled unexpectedly (${codes.join(',')})`, {
-        cause: err,
-      });
+      throw new Error(
+        `${this.consumer}: recording delivery of ${claim.eventId} was cancelled unexpectedly (${codes.join(',')})`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 

@@ -67,7 +67,11 @@ export function statusShard(orderId: string): number {
   return h % STATUS_SHARDS;
 }
 
-export function statusIndexKey(status: WatchedStatus, orderId: string, sortValue: string): { gsi1pk: string; gsi1sk: string } {
+export function statusIndexKey(
+  status: WatchedStatus,
+  orderId: string,
+  sortValue: string,
+): { gsi1pk: string; gsi1sk: string } {
   return { gsi1pk: `${status}#${statusShard(orderId)}`, gsi1sk: sortValue };
 }
 

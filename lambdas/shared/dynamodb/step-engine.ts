@@ -1,7 +1,13 @@
 import { TransactionCanceledException, type CancellationReason } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { OrderStateConflict, StepFenced, TransientFault, type BusinessRefusal, type PurchaseError } from '../../domain/errors.js';
+import {
+  OrderStateConflict,
+  StepFenced,
+  TransientFault,
+  type BusinessRefusal,
+  type PurchaseError,
+} from '../../domain/errors.js';
 import type { OutboxEvent } from '../../domain/events.js';
 import type { ForwardStep, StepRecord } from '../../domain/model.js';
 import { keys } from './keys.js';
@@ -86,7 +92,12 @@ export async function commitForwardStep(ddb: DynamoDBDocumentClient, spec: Forwa
 
   try {
     await ddb.send(new TransactWriteCommand({ TransactItems: items }));
-    return { step: spec.step, status: record.status === 'DECLINED' ? 'DECLINED' : 'COMMITTED', effect: spec.effect, replayed: false };
+    return {
+      step: spec.step,
+      status: record.status === 'DECLINED' ? 'DECLINED' : 'COMMITTED',
+      effect: spec.effect,
+      replayed: false,
+    };
   } catch (err) {
     const reasons = cancellationReasons(err);
     if (!reasons) throw err;
@@ -130,7 +141,10 @@ export type CompensationOutcome =
 /** Bounded: each pass either finishes or lost a race that cannot happen twice. */
 const COMPENSATION_PASSES = 3;
 
-export async function compensateStep(ddb: DynamoDBDocumentClient, spec: CompensationSpec): Promise<CompensationOutcome> {
+export async function compensateStep(
+  ddb: DynamoDBDocumentClient,
+  spec: CompensationSpec,
+): Promise<CompensationOutcome> {
   const key = keys.stepRecord(spec.orderId, spec.step);
   for (let pass = 0; pass < COMPENSATION_PASSES; pass++) {
     const { Item } = await ddb.send(new GetCommand({ TableName: spec.ordersTable, Key: key, ConsistentRead: true }));
@@ -139,7 +153,13 @@ export async function compensateStep(ddb: DynamoDBDocumentClient, spec: Compensa
     if (!record) {
       // The forward step never committed: fence it, so that a forward invocation still in
       // flight (e.g. a Lambda that timed out but keeps running) can never commit later.
-      const fence: StepRecord = { orderId: spec.orderId, step: spec.step, status: 'FENCED', effect: {}, fencedAt: spec.now };
+      const fence: StepRecord = {
+        orderId: spec.orderId,
+        step: spec.step,
+        status: 'FENCED',
+        effect: {},
+        fencedAt: spec.now,
+      };
       try {
         await ddb.send(
           new PutCommand({
@@ -237,7 +257,9 @@ function failedItem(reasons: CancellationReason[], index: number): Record<string
 
 function transientOrUnexpected(err: unknown, reasons: CancellationReason[]): Error {
   const codes = reasons.map((r) => r.Code ?? 'None');
-  if (codes.some((c) => c === 'TransactionConflict' || c === 'ThrottlingError' || c === 'ProvisionedThroughputExceeded')) {
+  if (
+    codes.some((c) => c === 'TransactionConflict' || c === 'ThrottlingError' || c === 'ProvisionedThroughputExceeded')
+  ) {
     return new TransientFault(`Transaction cancelled (${codes.join(',')}); retry`, { cause: err });
   }
   return new Error(`Transaction cancelled unexpectedly (${codes.join(',')})`, { cause: err });
