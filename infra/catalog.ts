@@ -218,12 +218,6 @@ export const EVENT_FUNCTIONS: EventFunction[] = [
   { id: 'Transmitter', dir: 'transmitter', access: { Notifications: ['GetItem', 'PutItem', 'UpdateItem'] } },
 ];
 
-/** Events the notification consumer handles, and the one the transmission consumer forwards. */
-export const NOTIFIED_EVENTS = ['ORDER_COMPLETED', 'ORDER_FAILED', 'PAYMENT_PROCESSED'] as const;
-export const TRANSMITTED_EVENTS = ['ORDER_COMPLETED'] as const;
-/** `source` of every event the publisher puts on the bus. */
-export const EVENT_SOURCE = 'purchase-saga.orders';
-
 /**
  * The reconciler (scheduled): runs the saga's own completion and compensations for stuck orders,
  * so it needs the union of their access, plus the Orders `byStatus` index.

@@ -9,15 +9,8 @@ import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambd
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import {
-  EVENT_FUNCTIONS,
-  EVENT_SOURCE,
-  NOTIFIED_EVENTS,
-  TRANSMITTED_EVENTS,
-  type DynamoAction,
-  type EventFunction,
-  type TableId,
-} from './catalog.js';
+import { EVENT_SOURCE, NOTIFIED_EVENTS, TRANSMITTED_EVENTS } from '../lambdas/domain/events.js';
+import { EVENT_FUNCTIONS, type DynamoAction, type EventFunction, type TableId } from './catalog.js';
 
 /**
  * The event side of the saga: the Orders table's stream is the transactional outbox; the

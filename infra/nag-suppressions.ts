@@ -1,9 +1,12 @@
 import type { CfnResource, Stack } from 'aws-cdk-lib';
+import type * as apigw from 'aws-cdk-lib/aws-apigateway';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { NagSuppressions, type NagPackSuppression } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import type { PurchaseSagaStack } from './stack.js';
+import type { TableId } from './catalog.js';
+import type { EventsPipeline } from './events.js';
 
 /**
  * The cdk-nag AwsSolutions findings this stack accepts, each on the exact resources it concerns
@@ -80,7 +83,19 @@ const suppress = (
 const arnOf = (stack: Stack, construct: IConstruct): string =>
   `<${stack.getLogicalId(construct.node.defaultChild as CfnResource)}.Arn>`;
 
-export function applyNagSuppressions(stack: PurchaseSagaStack): void {
+/** The parts of the stack the suppressions name (the stack calls this, so it is not imported here). */
+export interface NagTargets extends Stack {
+  readonly tables: Readonly<Record<TableId, dynamodb.Table>>;
+  readonly functions: ReadonlyMap<string, IFunction>;
+  readonly stateMachine: sfn.StateMachine;
+  readonly api: apigw.RestApi;
+  readonly apiFunction: IFunction;
+  readonly authorizerFunction: IFunction;
+  readonly reconcilerFunction: IFunction;
+  readonly events: EventsPipeline;
+}
+
+export function applyNagSuppressions(stack: NagTargets): void {
   const functions: [string, IFunction][] = [
     ...stack.functions,
     ['Api', stack.apiFunction],
@@ -110,7 +125,7 @@ export function applyNagSuppressions(stack: PurchaseSagaStack): void {
   }
 
   // ---- Query on secondary indexes ----------------------------------------------------------------
-  const indexGrants: [IFunction, (keyof PurchaseSagaStack['tables'])[]][] = [
+  const indexGrants: [IFunction, TableId[]][] = [
     [stack.apiFunction, ['Orders', 'Coupons', 'Inventory']],
     [stack.reconcilerFunction, ['Orders']],
   ];

@@ -144,7 +144,7 @@ export function importCycles(graph: ImportGraph): string[][] {
       if (component.length > 1 || selfImport) cycles.push(component.sort());
     }
   }
-  return cycles;
+  return cycles.sort((x, y) => x.join().localeCompare(y.join()));
 }
 
 function lowOf(low: Map<string, number>, node: string): number {

@@ -5,7 +5,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { z } from 'zod';
 import type { Deps } from '../saga/deps.js';
 import { sfnClient } from '../shared/aws-clients.js';
-import { readEnv, readTables, type TableVar } from '../shared/config.js';
+import { readEnv, readTables } from '../shared/config.js';
 import { documentClient } from '../shared/dynamodb/client.js';
 import { createObservability } from '../shared/observability.js';
 import { StepFunctionsWorkflow, type Workflow } from '../shared/workflow.js';
@@ -14,7 +14,7 @@ import { HttpProblem, problem, type Response } from './http.js';
 import { adminRoutes } from './routes/admin.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { orderRoutes } from './routes/orders.js';
-import type { Route } from './routes/types.js';
+import type { ApiTable, Route } from './routes/types.js';
 import { Principal } from './schemas.js';
 
 const ApiEnv = z.object({
@@ -24,8 +24,6 @@ const ApiEnv = z.object({
   WORKFLOW_WAIT_MS: z.coerce.number().int().min(0).max(25_000).default(8_000),
 });
 
-/** The API never touches payments; infra/catalog.ts grants it exactly these tables. */
-export type ApiTable = Exclude<TableVar, 'PAYMENTS_TABLE' | 'NOTIFICATIONS_TABLE'>;
 const TABLES: ApiTable[] = [
   'ACCOUNTS_TABLE',
   'CATALOG_TABLE',

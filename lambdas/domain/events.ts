@@ -23,6 +23,16 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/** Events the notification consumer handles, and the one the transmission consumer forwards. */
+export const NOTIFIED_EVENTS = [
+  'ORDER_COMPLETED',
+  'ORDER_FAILED',
+  'PAYMENT_PROCESSED',
+] as const satisfies readonly EventType[];
+export const TRANSMITTED_EVENTS = ['ORDER_COMPLETED'] as const satisfies readonly EventType[];
+/** `source` of every event the publisher puts on the bus. */
+export const EVENT_SOURCE = 'purchase-saga.orders';
+
 export type EventPayload = Record<string, string | number | boolean | null>;
 
 export interface OutboxEvent {

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import { NOTIFIED_EVENTS } from '../../infra/catalog.js';
+import { NOTIFIED_EVENTS } from '../domain/events.js';
 import { notificationSenderFromEnv } from '../notifications/factory.js';
 import { NOTIFIER_CONSUMER, notify, type NotifyOutcome } from '../notifications/notify.js';
 import type { NotificationSender } from '../notifications/port.js';

@@ -8,9 +8,8 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBBatchResponse } from 'aws-lambda';
 import { z } from 'zod';
-import { EVENT_SOURCE } from '../../infra/catalog.js';
 import { InvalidInput, PurchaseError } from '../domain/errors.js';
-import { EVENT_TYPES } from '../domain/events.js';
+import { EVENT_SOURCE, EVENT_TYPES } from '../domain/events.js';
 import { Id, IsoTimestamp } from '../domain/model.js';
 import { readEnv } from '../shared/config.js';
 import { EVENT_PREFIX } from '../shared/dynamodb/keys.js';

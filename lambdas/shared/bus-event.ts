@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { EVENT_SOURCE } from '../../infra/catalog.js';
 import { PurchaseError } from '../domain/errors.js';
-import { EVENT_TYPES } from '../domain/events.js';
+import { EVENT_SOURCE, EVENT_TYPES } from '../domain/events.js';
 import { Amount, Id, IsoTimestamp, Quantity } from '../domain/model.js';
 
 /**

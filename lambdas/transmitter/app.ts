@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { z } from 'zod';
-import { TRANSMITTED_EVENTS } from '../../infra/catalog.js';
+import { TRANSMITTED_EVENTS } from '../domain/events.js';
 import { InvalidEvent, parseBusEventJson, UnsupportedEventType } from '../shared/bus-event.js';
 import { busEventKeysOfJson } from '../shared/bus-event-keys.js';
 import { readTables } from '../shared/config.js';

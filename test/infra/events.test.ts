@@ -6,15 +6,8 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  EVENT_FUNCTIONS,
-  EVENT_SOURCE,
-  NOTIFIED_EVENTS,
-  SOURCE_METADATA,
-  TABLE_ENV,
-  TRANSMITTED_EVENTS,
-  type TableId,
-} from '../../infra/catalog.js';
+import { EVENT_FUNCTIONS, SOURCE_METADATA, TABLE_ENV, type TableId } from '../../infra/catalog.js';
+import { EVENT_SOURCE, NOTIFIED_EVENTS, TRANSMITTED_EVENTS } from '../../lambdas/domain/events.js';
 import { EventsPipeline } from '../../infra/events.js';
 import { PurchaseSagaStack, REPO_ROOT } from '../../infra/stack.js';
 import { asArray, render } from '../support/cfn.js';

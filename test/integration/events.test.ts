@@ -10,7 +10,7 @@ import {
   type PutEventsResultEntry,
 } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT_SOURCE, NOTIFIED_EVENTS, TRANSMITTED_EVENTS } from '../../infra/catalog.js';
+import { EVENT_SOURCE, NOTIFIED_EVENTS, TRANSMITTED_EVENTS } from '../../lambdas/domain/events.js';
 import { documentClient } from '../../lambdas/shared/dynamodb/client.js';
 import { readTransmission } from '../../lambdas/transmission/recording.js';
 import type { PublishedEvent } from '../../local/eventbridge.js';
@@ -429,16 +429,14 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
       await saga.events.drain();
 
       // Notifier: asynchronous invocation, 1 + 2 retries, then the on-failure destination.
-      const notifierDead = saga.events.queues
-        .messages('NotifierDlq')
-        .map(
-          (m) =>
-            JSON.parse(m.body) as {
-              requestContext: { condition: string; approximateInvokeCount: number };
-              requestPayload: { detail: Detail; 'detail-type': string };
-              responsePayload: { errorType: string };
-            },
-        );
+      const notifierDead = saga.events.queues.messages('NotifierDlq').map(
+        (m) =>
+          JSON.parse(m.body) as {
+            requestContext: { condition: string; approximateInvokeCount: number };
+            requestPayload: { detail: Detail; 'detail-type': string };
+            responsePayload: { errorType: string };
+          },
+      );
       expect(notifierDead.map((r) => r.requestPayload['detail-type']).sort()).toEqual([
         'ORDER_COMPLETED',
         'PAYMENT_PROCESSED',

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { EVENT_SOURCE } from '../../infra/catalog.js';
-import type { OutboxEvent } from '../../lambdas/domain/events.js';
+import { EVENT_SOURCE, type OutboxEvent } from '../../lambdas/domain/events.js';
 import { EVENT_PREFIX, keys } from '../../lambdas/shared/dynamodb/keys.js';
 
 /**

@@ -6,8 +6,7 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { EVENT_SOURCE } from '../../infra/catalog.js';
-import { outboxEvent } from '../../lambdas/domain/events.js';
+import { EVENT_SOURCE, outboxEvent } from '../../lambdas/domain/events.js';
 import { keys } from '../../lambdas/shared/dynamodb/keys.js';
 import { createHandler, OutboxEventRejected, type PublisherOverrides } from '../../lambdas/publisher/app.js';
 

@@ -4,7 +4,6 @@ import { grantCoupon, putItem, restockItem, setSlotCapacity, topUpBalance } from
 import type { Deps } from '../../saga/deps.js';
 import { getItem, me } from '../../saga/queries.js';
 import { isConditionFailed } from '../../shared/dynamodb/step-engine.js';
-import type { ApiTable } from '../app.js';
 import { basePath, header, HttpProblem, json, parseBody, validate } from '../http.js';
 import {
   CreateItemBody,
@@ -15,7 +14,7 @@ import {
   SlotCapacityBody,
   TopUpBody,
 } from '../schemas.js';
-import type { Route } from './types.js';
+import type { ApiTable, Route } from './types.js';
 
 /** Admin routes (role claim): stock the shop and fund wallets, each through the domain operations. */
 export function adminRoutes(data: Deps<ApiTable>): Route[] {

@@ -6,12 +6,11 @@ import { Id, type Order } from '../../domain/model.js';
 import type { Deps } from '../../saga/deps.js';
 import { createOrder, executionInput } from '../../saga/orders.js';
 import { orderWithTimeline } from '../../saga/queries.js';
-import type { ApiTable } from '../app.js';
 import type { Workflow, WorkflowRun } from '../../shared/workflow.js';
 import { basePath, header, HttpProblem, json, parseBody, problem, validate, type Response } from '../http.js';
 import { REFUSAL_PROBLEMS } from '../problems.js';
 import { IdempotencyKey, NoQuery, PurchaseBody } from '../schemas.js';
-import type { Request, Route } from './types.js';
+import type { ApiTable, Request, Route } from './types.js';
 
 export interface OrdersDeps {
   data: Deps<ApiTable>;

@@ -1,7 +1,11 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import type { TableVar } from '../../shared/config.js';
 import type { Response } from '../http.js';
 import type { Principal } from '../schemas.js';
+
+/** The API never touches payments; infra/catalog.ts grants it exactly these tables. */
+export type ApiTable = Exclude<TableVar, 'PAYMENTS_TABLE' | 'NOTIFICATIONS_TABLE'>;
 
 export interface Request {
   event: APIGatewayProxyEvent;
