@@ -10,7 +10,7 @@ import { documentClient } from '../shared/dynamodb/client.js';
 import { createObservability } from '../shared/observability.js';
 import { StepFunctionsWorkflow, type Workflow } from '../shared/workflow.js';
 import { CORRELATION_ID_HEADER, correlationIdOf } from './correlation.js';
-import { HttpProblem, problem, type Response } from './http.js';
+import { HttpProblem, instancePath, problem, type Response } from './http.js';
 import { adminRoutes } from './routes/admin.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { orderRoutes } from './routes/orders.js';
@@ -77,7 +77,7 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: ApiOverrides = 
     const started = performance.now();
     const correlation = correlationIdOf(event, context);
     return obs.invocation(context, { correlationId: correlation.id }, async ({ log, metrics }) => {
-      const instance = event.requestContext.path ?? event.path;
+      const instance = instancePath(event);
       let response: Response;
       try {
         const candidates = byResource.get(event.resource) ?? [];

@@ -12,7 +12,10 @@ export const CORRELATION_ID_HEADER = 'X-Correlation-Id';
  */
 export function correlationIdOf(event: APIGatewayProxyEvent, context: Context): { id: string; rejected?: string } {
   const sent = header(event, CORRELATION_ID_HEADER);
-  const fallback = CorrelationId.safeParse(event.requestContext?.requestId);
+  const fallback = CorrelationId.safeParse(
+    // A direct invocation may come without a request context.
+    (event.requestContext as APIGatewayProxyEvent['requestContext'] | undefined)?.requestId,
+  );
   const id = fallback.success ? fallback.data : context.awsRequestId;
   if (sent === undefined) return { id };
   const parsed = CorrelationId.safeParse(sent);

@@ -43,6 +43,18 @@ export function problem(p: HttpProblem, instance: string): Response {
   };
 }
 
+/*
+ * @types/aws-lambda declares some fields of a proxy event always present that are not: API Gateway
+ * sends `headers: null` for a request without headers, and a direct invocation (a console test
+ * event) may leave out `body` or `requestContext.path`. The code below reads them as what they are.
+ */
+
+/** The path the client asked for, stage prefix included (`instance` of a problem). */
+export function instancePath(event: APIGatewayProxyEvent): string {
+  const seen: unknown = event.requestContext.path;
+  return typeof seen === 'string' ? seen : event.path;
+}
+
 /**
  * The path prefix the client used before our resource paths: `/v1` on the execute-api URL (the
  * stage), empty behind a custom domain mapped without a base path. Location headers need it.
@@ -55,18 +67,15 @@ export function basePath(event: APIGatewayProxyEvent): string {
 /** Header lookup as HTTP wants it: case-insensitive. */
 export function header(event: APIGatewayProxyEvent, name: string): string | undefined {
   const wanted = name.toLowerCase();
-  for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === wanted && v !== undefined) return v;
+  const headers = event.headers as APIGatewayProxyEvent['headers'] | null;
+  for (const [k, v] of Object.entries(headers ?? {})) if (k.toLowerCase() === wanted && v !== undefined) return v;
   return undefined;
 }
 
 /** Content type, size, JSON and schema checks, in that order; any failure writes nothing. */
 export function parseBody<S extends z.ZodType>(event: APIGatewayProxyEvent, schema: S): z.infer<S> {
-  const raw =
-    event.body === null || event.body === undefined
-      ? ''
-      : event.isBase64Encoded
-        ? Buffer.from(event.body, 'base64').toString('utf8')
-        : event.body;
+  const sent = (event.body as string | null | undefined) ?? '';
+  const raw = event.isBase64Encoded ? Buffer.from(sent, 'base64').toString('utf8') : sent;
   if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES)
     throw new HttpProblem('payload-too-large', `The limit is ${MAX_BODY_BYTES} bytes`);
   const contentType = header(event, 'content-type');

@@ -80,9 +80,6 @@ export class TokenInvalid extends Error {
 /** The keys could not be obtained (JWKS unreachable, slow or garbled): not the caller's fault. */
 export class KeySourceUnavailable extends Error {
   override readonly name = 'KeySourceUnavailable';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** The verifier was configured wrongly (detected when it is built). */
@@ -179,19 +176,25 @@ export function createJwtVerifier(config: JwtVerifierConfig): JwtVerifier {
   });
 
   let verifyJws: (token: string) => Promise<JWTPayload>;
-  if (config.algorithm === 'RS256') {
-    const jwks = createRemoteJWKSet(parseJwksUrl(config.jwksUrl), {
-      timeoutDuration: config.jwksTimeoutMs ?? 5_000,
-    });
-    verifyJws = async (token) => (await jwtVerify(token, jwks, options())).payload;
-  } else if (config.algorithm === 'HS256') {
-    const secret = config.secret;
-    if (!(secret instanceof Uint8Array) || secret.byteLength < MIN_HS256_SECRET_BYTES) {
-      throw new JwtConfigInvalid(`HS256 secret must be at least ${MIN_HS256_SECRET_BYTES} bytes`);
+  switch (config.algorithm) {
+    case 'RS256': {
+      const jwks = createRemoteJWKSet(parseJwksUrl(config.jwksUrl), {
+        timeoutDuration: config.jwksTimeoutMs ?? 5_000,
+      });
+      verifyJws = async (token) => (await jwtVerify(token, jwks, options())).payload;
+      break;
     }
-    verifyJws = async (token) => (await jwtVerify(token, secret, options())).payload;
-  } else {
-    throw new JwtConfigInvalid(`unsupported algorithm ${String((config as { algorithm: unknown }).algorithm)}`);
+    case 'HS256': {
+      const secret = config.secret;
+      if (!(secret instanceof Uint8Array) || secret.byteLength < MIN_HS256_SECRET_BYTES) {
+        throw new JwtConfigInvalid(`HS256 secret must be at least ${MIN_HS256_SECRET_BYTES} bytes`);
+      }
+      verifyJws = async (token) => (await jwtVerify(token, secret, options())).payload;
+      break;
+    }
+    default:
+      // A caller outside the types (plain JavaScript, a cast) gets a clear refusal.
+      throw new JwtConfigInvalid(`unsupported algorithm ${String((config as { algorithm: unknown }).algorithm)}`);
   }
 
   return async (token) => {

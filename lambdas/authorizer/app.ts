@@ -85,9 +85,6 @@ const BEARER = /^Bearer +(\S+) *$/i;
 /** The HS256 secret could not be read; nothing about it is cached, the next call tries again. */
 export class SecretUnavailable extends Error {
   override readonly name = 'SecretUnavailable';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** `event.methodArn` did not look like an execute-api method ARN. */
@@ -192,7 +189,8 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: AuthorizerOverr
   return (event, context) => obs.invocation(context, {}, ({ log }) => authorize(event, overrides.log ?? toLogger(log)));
 
   async function authorize(
-    event: APIGatewayTokenAuthorizerEvent,
+    // API Gateway's TOKEN event, but nothing stops a direct invocation from sending less.
+    event: Partial<APIGatewayTokenAuthorizerEvent> | null | undefined,
     log: (entry: LogEntry) => void,
   ): Promise<AuthorizerResult> {
     const header: unknown = event?.authorizationToken;
@@ -212,7 +210,7 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: AuthorizerOverr
 
     let resource: string;
     try {
-      resource = stageWildcardArn(String(event.methodArn));
+      resource = stageWildcardArn(String(event?.methodArn));
     } catch (error) {
       // Fail closed; this would be API Gateway sending something unexpected.
       log({ level: 'ERROR', message: 'token rejected', reason: 'bad_method_arn' });
@@ -233,7 +231,7 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: AuthorizerOverr
     } catch (error) {
       if (error instanceof TokenInvalid) {
         log({ level: 'INFO', message: 'token rejected', reason: error.reason });
-        throw new Error(UNAUTHORIZED);
+        throw new Error(UNAUTHORIZED, { cause: error });
       }
       if (error instanceof KeySourceUnavailable) {
         log({ level: 'ERROR', message: 'key source unavailable', error: errorSummary(error) });
@@ -241,7 +239,7 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: AuthorizerOverr
       }
       // Unknown: fail closed, and say so loudly.
       log({ level: 'ERROR', message: 'token verification failed unexpectedly', error: errorSummary(error) });
-      throw new Error(UNAUTHORIZED);
+      throw new Error(UNAUTHORIZED, { cause: error });
     }
   }
 }

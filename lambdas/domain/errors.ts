@@ -147,6 +147,11 @@ export class InvalidInput extends PurchaseError {
   override readonly name = 'InvalidInput';
 }
 
+/** Stored data contradicts the step contract (a bug or a manual edit); retried like any fault, then caught. */
+export class DataInconsistent extends PurchaseError {
+  override readonly name = 'DataInconsistent';
+}
+
 /** A transient infrastructure fault (throttling, transaction conflict, provider unavailable). Retried by the ASL. */
 export class TransientFault extends PurchaseError {
   override readonly name = 'TransientFault';

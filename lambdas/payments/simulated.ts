@@ -256,7 +256,8 @@ export async function scriptPaymentProvider(
 ): Promise<void> {
   const parsed = PaymentScript.parse(script);
   // Drop explicit undefineds: DynamoDB rejects them unless the client strips them.
-  const item = Object.fromEntries(Object.entries(parsed).filter(([, value]) => value !== undefined));
+  const entries: [string, unknown][] = Object.entries(parsed);
+  const item = Object.fromEntries(entries.filter(([, value]) => value !== undefined));
   await ddb.send(new PutCommand({ TableName: table, Item: { ...keys.providerScript(orderId), ...item } }));
 }
 

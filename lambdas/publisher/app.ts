@@ -212,12 +212,14 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: PublisherOverri
   async function publish(
     chunk: Extract<Candidate, { entry: PutEventsRequestEntry }>[],
   ): Promise<{ index: number; rejected: boolean; why: string } | undefined> {
-    let pending = chunk.map((_, i) => i);
-    const why = new Map<number, { code: string; message: string }>();
+    let pending: { index: number; candidate: (typeof chunk)[number] }[] = chunk.map((candidate, index) => ({
+      index,
+      candidate,
+    }));
     for (let attempt = 1; ; attempt++) {
       let results: (PutEventsResultEntry | undefined)[];
       try {
-        const out = await client.send(new PutEventsCommand({ Entries: pending.map((i) => chunk[i]!.entry) }));
+        const out = await client.send(new PutEventsCommand({ Entries: pending.map((p) => p.candidate.entry) }));
         results = out.Entries ?? [];
         // PutEvents answers one result per entry, in order; anything else: nothing is known to be published.
         if (results.length !== pending.length) results = pending.map(() => undefined);
@@ -227,29 +229,24 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: PublisherOverri
         const message = err instanceof Error ? err.message : String(err);
         results = pending.map(() => ({ ErrorCode: code, ErrorMessage: message }));
       }
-      const failed: number[] = [];
-      pending.forEach((index, k) => {
+      const failed = pending.flatMap((p, k) => {
         const r = results[k];
-        if (r?.EventId && !r.ErrorCode) return;
-        failed.push(index);
-        why.set(index, {
-          code: r?.ErrorCode ?? 'NoResult',
-          message: r?.ErrorMessage ?? 'PutEvents returned no result for the entry',
-        });
+        if (r?.EventId && !r.ErrorCode) return [];
+        const code = r?.ErrorCode ?? 'NoResult';
+        return [{ ...p, code, message: r?.ErrorMessage ?? 'PutEvents returned no result for the entry' }];
       });
-      if (failed.length === 0) return undefined;
-      const first = failed[0] as number;
-      const firstWhy = why.get(first) ?? { code: 'Unknown', message: '' };
-      const rejected = REJECTED_ENTRY_CODES.has(firstWhy.code);
+      const [first] = failed;
+      if (!first) return undefined;
+      const rejected = REJECTED_ENTRY_CODES.has(first.code);
       if (rejected || attempt >= putAttempts) {
-        return { index: first, rejected, why: `${firstWhy.code}: ${firstWhy.message}` };
+        return { index: first.index, rejected, why: `${first.code}: ${first.message}` };
       }
       log({
         level: 'WARN',
         message: 'PutEvents did not take every entry; retrying those',
         attempt,
-        failed: failed.map((i) => chunk[i]!.eventId),
-        code: firstWhy.code,
+        failed: failed.map((f) => f.candidate.eventId),
+        code: first.code,
       });
       pending = failed;
       await sleep(Math.random() * baseDelayMs * 2 ** (attempt - 1));

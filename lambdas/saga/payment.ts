@@ -1,4 +1,4 @@
-import { PaymentDeclined, StepFenced } from '../domain/errors.js';
+import { DataInconsistent, PaymentDeclined, StepFenced } from '../domain/errors.js';
 import { outboxEvent } from '../domain/events.js';
 import type { StepInput } from '../domain/model.js';
 import { paymentKeys, type PaymentProvider } from '../payments/port.js';
@@ -81,7 +81,7 @@ export async function chargePayment(deps: PaymentDeps, order: StepInput): Promis
         paymentMethod: 'PROVIDER',
         chargeId: result.chargeId,
       }),
-      refusal: () => new Error(`Payment record of order ${order.orderId} exists without a step record`),
+      refusal: () => new DataInconsistent(`Payment record of order ${order.orderId} exists without a step record`),
     });
   } catch (err) {
     if (err instanceof StepFenced) {

@@ -96,7 +96,7 @@ export async function listItems(
     }),
   );
   const items = (out.Items ?? []).map(toItem).sort((a, b) => a.itemId.localeCompare(b.itemId));
-  const last = out.LastEvaluatedKey?.['pk'];
+  const last: unknown = out.LastEvaluatedKey?.['pk'];
   return {
     items,
     ...(typeof last === 'string' ? { nextCursor: last.slice('ITEM#'.length) } : {}),

@@ -42,7 +42,7 @@ export interface Observability {
   readonly logger: Logger;
   readonly tracer: Tracer;
   /** An AWS SDK v3 client whose calls are traced in X-Ray when running on Lambda; unchanged elsewhere. */
-  traced<T>(client: T): T;
+  traced: <T>(client: T) => T;
   /**
    * Runs one invocation: a child logger with the context and `keys`, a handler subsegment
    * annotated with them (on Lambda), then — whatever happens — its metrics published and its

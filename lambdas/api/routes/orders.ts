@@ -7,7 +7,17 @@ import type { Deps } from '../../saga/deps.js';
 import { createOrder, executionInput } from '../../saga/orders.js';
 import { orderWithTimeline } from '../../saga/queries.js';
 import type { Workflow, WorkflowRun } from '../../shared/workflow.js';
-import { basePath, header, HttpProblem, json, parseBody, problem, validate, type Response } from '../http.js';
+import {
+  basePath,
+  header,
+  HttpProblem,
+  instancePath,
+  json,
+  parseBody,
+  problem,
+  validate,
+  type Response,
+} from '../http.js';
 import { REFUSAL_PROBLEMS } from '../problems.js';
 import { IdempotencyKey, NoQuery, PurchaseBody } from '../schemas.js';
 import type { ApiTable, Request, Route } from './types.js';
@@ -96,7 +106,7 @@ export function orderRoutes(deps: OrdersDeps): Route[] {
             orderId,
             requestId: context.awsRequestId,
             correlationId,
-            instance: event.requestContext.path ?? event.path,
+            instance: instancePath(event),
             base: basePath(event),
           });
           const { producedBy, ...response } = stored;
