@@ -61,7 +61,7 @@ export const DEAD_LETTER_GUIDANCE: Record<DeadLetterQueueId, string> = {
 };
 
 /** The outbox records the Publisher is invoked with: inserts of `EVENT#...` items. */
-export const OUTBOX_FILTER = {
+export const OUTBOX_FILTER: Record<string, unknown> = {
   eventName: FilterRule.isEqual('INSERT'),
   dynamodb: { Keys: { sk: { S: FilterRule.beginsWith('EVENT#') } } },
 };

@@ -132,12 +132,10 @@ export class PurchaseSagaStack extends Stack {
     const paymentProvider = props.paymentProvider ?? 'simulated';
     const retainData = props.retainData ?? true;
     if (!WORKFLOW_TYPES.includes(workflowType)) {
-      throw new Error(`workflowType must be one of ${WORKFLOW_TYPES.join(', ')}; got '${String(workflowType)}'`);
+      throw new Error(`workflowType must be one of ${WORKFLOW_TYPES.join(', ')}; got '${workflowType}'`);
     }
     if (!PAYMENT_PROVIDERS.includes(paymentProvider)) {
-      throw new Error(
-        `paymentProvider must be one of ${PAYMENT_PROVIDERS.join(', ')}; got '${String(paymentProvider)}'`,
-      );
+      throw new Error(`paymentProvider must be one of ${PAYMENT_PROVIDERS.join(', ')}; got '${paymentProvider}'`);
     }
     const paymentProviderUrl = props.paymentProviderUrl?.trim() || undefined;
     if (paymentProvider === 'http') {
@@ -236,7 +234,7 @@ export class PurchaseSagaStack extends Stack {
     const reconciler = this.lambdaFunction(
       {
         ...RECONCILER_FUNCTION,
-        access: RECONCILER_FUNCTION.access as Partial<Record<TableId, DynamoAction[]>>,
+        access: RECONCILER_FUNCTION.access,
         environment: {
           ...this.paymentEnvironment(paymentProvider, paymentProviderUrl),
           PENDING_TTL_SECONDS: String(props.pendingTtlSeconds ?? 300),

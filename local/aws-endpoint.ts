@@ -121,6 +121,7 @@ const STATE_MACHINE_ARN = /^arn:aws[\w-]*:states:[\w-]+:\d{12}:stateMachine:[\w-
 /** `...:execution:<machine>:<name>` (STANDARD) or `...:express:<machine>:<name>:<uuid>` (EXPRESS). */
 const EXECUTION_ARN = /^(arn:aws[\w-]*:states:[\w-]+:\d{12}):(execution|express):([\w-]{1,80}):(.+)$/;
 /** AWS execution names: 1-80 characters, none of whitespace, brackets, wildcards, special or control characters. */
+// eslint-disable-next-line no-control-regex -- the control characters are exactly what AWS refuses
 const INVALID_NAME_CHARS = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/;
 
 function epochSeconds(date: Date): number {
@@ -348,7 +349,12 @@ function awsHistory(record: ExecutionRecord, includeData: boolean): AwsHistoryEv
         push(e, e.type, { [key]: { name: e.parentState.name, index: e.index } });
         break;
       }
-      default:
+      // No event of their own in AWS (see above); the definition has no Parallel state.
+      case 'StateRetried':
+      case 'StateCaught':
+      case 'ParallelBranchStarted':
+      case 'ParallelBranchSucceeded':
+      case 'ParallelBranchFailed':
         break;
     }
   }
@@ -533,7 +539,7 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
     },
     AWSEvents: {
       contentType: 'application/x-amz-json-1.1',
-      operations: new EventBridge(options.eventBuses ?? new Map()).operations,
+      operations: new EventBridge(options.eventBuses ?? new Map<string, LocalEventBus>()).operations,
     },
   };
 

@@ -89,26 +89,20 @@ function matchValue(m: Json, v: unknown): boolean {
   const [op, arg] = Object.entries(m)[0] as [string, Json];
   switch (op) {
     case 'prefix':
-      return (
-        typeof v === 'string' &&
-        (isObject(arg)
-          ? v.toLowerCase().startsWith(String(arg['equals-ignore-case']).toLowerCase())
-          : v.startsWith(String(arg)))
-      );
-    case 'suffix':
-      return (
-        typeof v === 'string' &&
-        (isObject(arg)
-          ? v.toLowerCase().endsWith(String(arg['equals-ignore-case']).toLowerCase())
-          : v.endsWith(String(arg)))
-      );
+    case 'suffix': {
+      // validatePattern admitted only a string or {equals-ignore-case: string} here.
+      const wanted = isObject(arg) ? arg['equals-ignore-case'] : arg;
+      if (typeof v !== 'string' || typeof wanted !== 'string') return false;
+      const [subject, affix] = isObject(arg) ? [v.toLowerCase(), wanted.toLowerCase()] : [v, wanted];
+      return op === 'prefix' ? subject.startsWith(affix) : subject.endsWith(affix);
+    }
     case 'equals-ignore-case':
-      return typeof v === 'string' && v.toLowerCase() === String(arg).toLowerCase();
+      return typeof v === 'string' && typeof arg === 'string' && v.toLowerCase() === arg.toLowerCase();
     case 'anything-but': {
       if (isObject(arg)) {
         if (typeof v !== 'string') return true;
         if (typeof arg['prefix'] === 'string') return !v.startsWith(arg['prefix']);
-        return !v.endsWith(String(arg['suffix']));
+        return typeof arg['suffix'] === 'string' && !v.endsWith(arg['suffix']);
       }
       const excluded = Array.isArray(arg) ? arg : [arg];
       return !excluded.includes(v as Json);

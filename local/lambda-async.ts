@@ -68,6 +68,7 @@ export class LocalAsyncInvoker {
     this.running++;
     try {
       const result = await lambda.invoke(payload);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() sets it during the await (TypeScript#9998)
       if (result.ok || this.stopped) return;
       const delayMs = (attempt === 1 ? 60 : 120) * this.options.msPerSecond;
       if (attempt <= maxRetries && Date.now() + delayMs - acceptedAt <= maxAgeMs) {

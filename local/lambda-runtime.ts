@@ -123,8 +123,10 @@ function lambdaContext(functionName: string, arn: string, requestId: string, dea
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: `local/${requestId}`,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    /* eslint-disable @typescript-eslint/no-deprecated -- the Context type still requires the legacy callbacks */
     done: unsupported,
     fail: unsupported,
     succeed: unsupported,
+    /* eslint-enable @typescript-eslint/no-deprecated */
   };
 }

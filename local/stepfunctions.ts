@@ -13,7 +13,10 @@ export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | '
 
 export type StateMachineType = 'EXPRESS' | 'STANDARD';
 
-export type HistoryEvent = Awaited<ReturnType<ReturnType<StateMachine['run']>['eventLogs']['next']>>['value'] & object;
+type JsonValue = Parameters<StateMachine['run']>[0];
+type EventLogs = ReturnType<StateMachine['run']>['eventLogs'];
+/** One event of aws-local-stepfunctions' log (its generator's return type is `any`: not `next()`'s value). */
+export type HistoryEvent = EventLogs extends AsyncGenerator<infer E> ? E : never;
 
 export interface ExecutionRecord {
   executionArn: string;
@@ -118,10 +121,12 @@ export class LocalStateMachine {
             Object.keys(this.definition.States).map((s) => [s, this.options.retryIntervalMs as number]),
           );
     const startDate = new Date();
-    const run = this.machine.run(JSON.parse(inputJson), {
+    // A fresh copy for the interpreter and one for the context object: nothing shares the caller's.
+    const runInput = () => JSON.parse(inputJson) as JsonValue;
+    const run = this.machine.run(runInput(), {
       overrides: { taskResourceLocalHandlers: handlers, ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}) },
       context: {
-        Execution: { Id: executionArn, Name: name, Input: JSON.parse(inputJson), StartTime: startDate.toISOString() },
+        Execution: { Id: executionArn, Name: name, Input: runInput(), StartTime: startDate.toISOString() },
         StateMachine: { Id: this.stateMachineArn, Name: this.name },
       },
     });
@@ -151,7 +156,7 @@ export class LocalStateMachine {
         return Object.assign(record, {
           status,
           stopDate: new Date(),
-          ...(failed && 'Error' in failed ? { error: failed.Error, cause: String(failed.Cause ?? '') } : {}),
+          ...(failed && 'Error' in failed ? { error: failed.Error, cause: causeText(failed.Cause) } : {}),
           ...(status === 'TIMED_OUT' ? { error: 'States.Timeout' } : {}),
         });
       },
@@ -184,4 +189,10 @@ export class ExecutionAlreadyExists extends Error {
   constructor(arn: string) {
     super(`Execution already exists: ${arn}`);
   }
+}
+
+/** An error's cause as Step Functions reports it: a string, JSON when the task gave an object. */
+function causeText(cause: unknown): string {
+  if (cause === undefined || cause === null) return '';
+  return typeof cause === 'string' ? cause : JSON.stringify(cause);
 }

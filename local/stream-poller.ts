@@ -150,6 +150,7 @@ export class LocalStreamPoller {
       try {
         read = await this.cycle();
       } catch (err) {
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() sets it during the await (TypeScript#9998)
         if (this.stopped) break;
         this.options.log?.('stream poller: poll failed', {
           table: this.options.tableName,
@@ -160,6 +161,7 @@ export class LocalStreamPoller {
       const ready = this.waiters.filter((w) => w.minIndex <= index);
       this.waiters = this.waiters.filter((w) => w.minIndex > index);
       for (const w of ready) w.resolve(read);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() sets it during the await (TypeScript#9998)
       if (this.stopped) break;
       if (read <= 0 && this.waiters.length === 0) await this.sleeper.sleep(read < 0 ? interval * 4 : interval);
     }
@@ -268,6 +270,7 @@ export class LocalStreamPoller {
       const event: DynamoDBStreamEvent = { Records: batch.records };
       this.stats.invocations++;
       const result = await lambda.invoke(event);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() sets it during the await (TypeScript#9998)
       if (this.stopped) return;
 
       let failedFrom: number | undefined;

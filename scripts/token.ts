@@ -53,7 +53,7 @@ const Args = z
     audience: z.string().min(1).optional(),
   })
   .refine((a) => !(a.secret !== undefined && a['secret-file'] !== undefined), {
-    message: 'use either --secret or --secret-file, not both',
+    error: 'use either --secret or --secret-file, not both',
   });
 
 class UsageError extends Error {
