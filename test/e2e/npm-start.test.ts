@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, symlinkSync } from 'node:fs';
+import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +27,9 @@ function startNpm(env: NodeJS.ProcessEnv, command = 'npm', args = ['start']) {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
     child.once('exit', (code, signal) => r({ code, signal })),
   );
-  return { child, exited, output: () => output };
+  // npm, its shell, tsx and the app all write to these pipes: they close when the last of them has gone.
+  const drained = Promise.all([once(child.stdout, 'close'), once(child.stderr, 'close')]).then(() => undefined);
+  return { child, exited, drained, output: () => output };
 }
 
 async function waitFor(
@@ -36,12 +39,12 @@ async function waitFor(
   ms: number,
 ): Promise<RegExpExecArray> {
   const deadline = Date.now() + ms;
-  let done = false;
-  void exited.then(() => (done = true));
+  const state = { exited: false };
+  void exited.then(() => (state.exited = true));
   for (;;) {
     const m = pattern.exec(output());
     if (m) return m;
-    if (done || Date.now() > deadline) throw new Error(`No ${String(pattern)} in:\n${output()}`);
+    if (state.exited || Date.now() > deadline) throw new Error(`No ${String(pattern)} in:\n${output()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -79,11 +82,12 @@ describe('npm start', () => {
         // What Ctrl-C in a terminal does: SIGINT to the whole foreground process group.
         if (app.child.pid) process.kill(-app.child.pid, 'SIGINT');
       }
-      // npm itself ends by the signal; the app ran its shutdown and exited cleanly.
+      // npm itself ends by the signal, possibly before the app has finished its shutdown: wait
+      // until every process of the group has closed its output, then look.
       const { code, signal } = await app.exited;
       expect(code === 0 || signal === 'SIGINT').toBe(true);
-      await waitFor(/SIGINT: stopping/, app.output, Promise.resolve(), 1_000);
-      await new Promise((r) => setTimeout(r, 500));
+      await app.drained;
+      expect(app.output()).toMatch(/SIGINT: stopping/);
       expect([...dynamoDbLocalPids()].filter((p) => !before.has(p))).toEqual([]);
     },
   );
