@@ -96,7 +96,7 @@ describe(`E2E (${process.env['E2E_TARGET'] ?? 'local'})`, () => {
     ];
     expect(setup.map((s) => s.status)).toEqual([201, 201, 200, 200, 201, 200, 200]);
   });
-  afterAll(() => target?.close());
+  afterAll(() => (target as Target | undefined)?.close()); // unassigned when setup failed
 
   it('completes a purchase with a coupon and shows it in the order timeline and on /me', async () => {
     const { first, final } = await purchase(alice, { itemId: ITEM, quantity: 2, couponId: 'E2E' });

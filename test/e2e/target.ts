@@ -31,7 +31,7 @@ export interface Target {
 
 const Outputs = z.record(
   z.string(),
-  z.object({ ApiUrl: z.string().url(), PaymentsTableName: z.string(), JwtSecretArn: z.string().optional() }).loose(),
+  z.object({ ApiUrl: z.url(), PaymentsTableName: z.string(), JwtSecretArn: z.string().optional() }).loose(),
 );
 
 export async function e2eTarget(): Promise<Target> {

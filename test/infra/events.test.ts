@@ -154,7 +154,8 @@ describe('Stack: EventsPipeline', () => {
   let bus: string;
   beforeAll(() => {
     s = synthStack();
-    const stack = s.stack as PurchaseSagaStack;
+    const stack = s.stack;
+    if (!(stack instanceof PurchaseSagaStack)) throw new Error('synthStack() builds a PurchaseSagaStack');
     orders = s.id(stack.tables.Orders);
     notifications = s.id(stack.tables.Notifications);
     bus = s.id(s.pipeline.bus);
@@ -277,7 +278,7 @@ describe('Stack: EventsPipeline', () => {
     const policy = s
       .of('AWS::SQS::QueuePolicy')
       .find(([, p]) => render((p.Queues as unknown[])[0]) === `\${${s.queue('TransmissionQueue')}}`)?.[1];
-    const allow = ((policy?.PolicyDocument as { Statement: Statement[] }).Statement ?? []).filter(
+    const allow = (policy?.PolicyDocument as { Statement: Statement[] }).Statement.filter(
       (st) => st.Effect === 'Allow',
     );
     expect(allow).toHaveLength(1);

@@ -135,9 +135,9 @@ function math(a: Record<string, unknown>) {
   expect(expressions).toHaveLength(1);
   const metrics = Object.fromEntries(
     queries
-      .filter((q) => q.MetricStat)
+      .flatMap((q) => (q.MetricStat ? [{ ...q, MetricStat: q.MetricStat }] : []))
       .map((q) => {
-        const m = q.MetricStat!;
+        const m = q.MetricStat;
         return [
           q.Id,
           {

@@ -30,10 +30,8 @@ function projectContext(): Record<string, unknown> {
   const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
     context?: Record<string, unknown>;
   };
-  const context = { ...(cdkJson.context ?? {}) };
-  for (const key of ['workflowType', 'paymentProvider', 'paymentProviderUrl', 'retainData', 'stackName'])
-    delete context[key];
-  return context;
+  const chosen = ['workflowType', 'paymentProvider', 'paymentProviderUrl', 'retainData', 'stackName'];
+  return Object.fromEntries(Object.entries(cdkJson.context ?? {}).filter(([key]) => !chosen.includes(key)));
 }
 
 interface Nagged {

@@ -74,10 +74,8 @@ function projectContext(): Record<string, unknown> {
   const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
     context?: Record<string, unknown>;
   };
-  const context = { ...(cdkJson.context ?? {}) };
-  for (const key of ['workflowType', 'paymentProvider', 'paymentProviderUrl', 'retainData', 'stackName'])
-    delete context[key];
-  return context;
+  const chosen = ['workflowType', 'paymentProvider', 'paymentProviderUrl', 'retainData', 'stackName'];
+  return Object.fromEntries(Object.entries(cdkJson.context ?? {}).filter(([key]) => !chosen.includes(key)));
 }
 
 interface Synth {
@@ -247,10 +245,10 @@ function otherGrants(s: Synth, fnId: string): { grants: Set<string>; unexpected:
 function expectedGrants(spec: CatalogFunction): Set<string> {
   const out = new Set<string>();
   for (const [table, actions] of Object.entries(spec.access)) {
-    for (const a of actions ?? []) out.add(`${table}|dynamodb:${a}`);
+    for (const a of actions) out.add(`${table}|dynamodb:${a}`);
     // Query on a table's secondary indexes is authorised against the index ARN: granted exactly
     // when the catalog lists Query for that table.
-    if (actions?.includes('Query')) out.add(`${table}/index/*|dynamodb:Query`);
+    if (actions.includes('Query')) out.add(`${table}/index/*|dynamodb:Query`);
   }
   return out;
 }

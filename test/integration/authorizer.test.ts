@@ -260,7 +260,7 @@ describe('Authorizer: RS256 tokens from a JWKS', () => {
     );
   });
   afterAll(async () => {
-    await jwks?.close();
+    await (jwks as JwksServer | undefined)?.close(); // unassigned when setup failed
   });
 
   it('allows a token signed by a key of the JWKS, fetching the JWKS once', async () => {

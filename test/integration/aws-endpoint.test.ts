@@ -96,7 +96,7 @@ const savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
 
 function restoreEnv(saved: Record<string, string | undefined>): void {
   for (const [key, value] of Object.entries(saved)) {
-    if (value === undefined) delete process.env[key];
+    if (value === undefined) Reflect.deleteProperty(process.env, key);
     else process.env[key] = value;
   }
 }
@@ -121,10 +121,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  sfn?.destroy();
-  secrets?.destroy();
+  // Unassigned when setup failed.
+  (sfn as SFNClient | undefined)?.destroy();
+  (secrets as SecretsManagerClient | undefined)?.destroy();
   for (const { open } of gates.values()) open();
-  await endpoint?.stop();
+  await (endpoint as LocalAwsEndpoint | undefined)?.stop();
   restoreEnv(savedEnv);
 });
 
@@ -134,7 +135,7 @@ async function failure(promise: Promise<unknown>): Promise<Error & { $metadata?:
     await promise;
   } catch (err) {
     if (err instanceof Error) return err;
-    throw new Error(`Rejected with a non-error: ${String(err)}`);
+    throw new Error(`Rejected with a non-error: ${String(err)}`, { cause: err });
   }
   throw new Error('Expected a rejection');
 }
@@ -412,7 +413,7 @@ describe('Local AWS endpoint: Step Functions', () => {
   });
 
   it('drops the sync- host prefix only when an endpoint is configured', async () => {
-    expect(await sfn.config.disableHostPrefix).toBe(true);
+    expect(sfn.config.disableHostPrefix).toBe(true);
 
     const saved = {
       AWS_ENDPOINT_URL_SFN: process.env['AWS_ENDPOINT_URL_SFN'],
@@ -495,7 +496,7 @@ describe('Local AWS endpoint: protocol', () => {
       status: res.status,
       contentType: res.headers.get('content-type'),
       errorType: res.headers.get('x-amzn-errortype'),
-      body: (await res.json()) as unknown,
+      body: await res.json(),
     };
   }
 

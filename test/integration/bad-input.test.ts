@@ -979,7 +979,7 @@ describe('API: a corpus of malformed and hostile requests', () => {
   });
 
   afterAll(async () => {
-    if (!saga) return;
+    if (!(saga as LocalSaga | undefined)) return; // unassigned when setup failed
     try {
       expect(invariantViolations(await snapshot(saga), shop)).toEqual([]);
     } finally {

@@ -128,7 +128,7 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
       saga = await localSaga({ events: {}, overrides: { Publisher: QUIET } });
       await seed(saga, shop);
     });
-    afterAll(() => saga?.close());
+    afterAll(() => (saga as LocalSaga | undefined)?.close()); // unassigned when setup failed
 
     it('publishes a completed purchase in stream order, each event once with its outbox eventId', async () => {
       const orderId = newOrderId();
@@ -237,7 +237,7 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
       saga = await localSaga({ events: {}, overrides: { Publisher: QUIET } });
       bus = saga.lambdas.get('Publisher')?.spec.env['EVENT_BUS_NAME'] ?? '';
     });
-    afterAll(() => saga?.close());
+    afterAll(() => (saga as LocalSaga | undefined)?.close()); // unassigned when setup failed
 
     it('accepts entries by bus name or ARN and answers an error per bad entry', async () => {
       const arn = `arn:aws:events:us-east-1:000000000000:event-bus/${bus}`;
@@ -306,7 +306,7 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
       });
       await seed(saga, shop);
     });
-    afterAll(() => saga?.close());
+    afterAll(() => (saga as LocalSaga | undefined)?.close()); // unassigned when setup failed
 
     it('retries until every event is on the bus: none lost, the failed ones retried from the stream', async () => {
       await purchase(saga, { orderId, userId: 'alice', itemId: 'sword', quantity: 1 });
@@ -358,7 +358,7 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
       });
       await seed(saga, shop);
     });
-    afterAll(() => saga?.close());
+    afterAll(() => (saga as LocalSaga | undefined)?.close()); // unassigned when setup failed
 
     it('isolates it, sends it to the PublisherDlq after the retries, and publishes every other event', async () => {
       await Promise.all(
@@ -422,7 +422,7 @@ describe('Events: the outbox on the bus (local stand-in)', () => {
       });
       await seed(saga, shop);
     });
-    afterAll(() => saga?.close());
+    afterAll(() => (saga as LocalSaga | undefined)?.close()); // unassigned when setup failed
 
     it('ends each undelivered event in its dead-letter queue after the retries', async () => {
       await purchase(saga, { orderId, userId: 'alice', itemId: 'sword', quantity: 1 });

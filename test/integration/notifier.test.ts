@@ -113,7 +113,7 @@ describe('Notifier: what the user is told, from real purchases', () => {
       ],
     });
   });
-  afterAll(() => saga?.close());
+  afterAll(() => (saga as LocalSaga | undefined)?.close()); // unassigned when setup failed
 
   it('notifies a completed order and its payment, each with a NOTIFICATION_SENT in the outbox', async () => {
     const orderId = newOrderId();

@@ -84,7 +84,7 @@ describe('Observability: logs and metrics of a purchase', () => {
     [alice, bob] = await Promise.all([mintDevToken({ userId: 'alice' }), mintDevToken({ userId: 'bob' })]);
   });
   afterAll(() => saga.close());
-  afterEach(() => logs?.restore());
+  afterEach(() => (logs as CapturedLogs | undefined)?.restore()); // unassigned when setup failed
 
   const buy = (
     token: string,

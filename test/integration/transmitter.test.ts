@@ -32,7 +32,7 @@ type Reply = { status: number; delayMs?: number } | 'hangup';
 
 let server: Server;
 let endpointUrl: string;
-let received: Received[] = [];
+const received: Received[] = [];
 let script: Reply[] = [];
 const accepted = new Set<string>();
 
@@ -398,7 +398,7 @@ describe('Transmitter over HTTP', () => {
     const event = completedEvent();
     const calls: { url: string; init: RequestInit | undefined }[] = [];
     const fakeFetch: typeof fetch = async (input, init) => {
-      calls.push({ url: String(input), init });
+      calls.push({ url: input instanceof Request ? input.url : input.toString(), init });
       return new Response('{}', { status: 202 });
     };
     expect(await createHandler(httpEnv, { fetch: fakeFetch })(sqsEvent(sqsRecord(envelopeOf(event))))).toEqual({

@@ -14,12 +14,16 @@ export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 /** A payload with sensible defaults (sub alice, the test issuer and audience, valid for an hour). */
 export function payload(overrides: Record<string, unknown> = {}): JWTPayload {
   const iat = nowSeconds();
-  const base: Record<string, unknown> = { sub: 'alice', iss: TEST_ISSUER, aud: TEST_AUDIENCE, iat, exp: iat + 3600 };
-  for (const [key, value] of Object.entries(overrides)) {
-    if (value === undefined) delete base[key];
-    else base[key] = value;
-  }
-  return base as JWTPayload;
+  const merged: Record<string, unknown> = {
+    sub: 'alice',
+    iss: TEST_ISSUER,
+    aud: TEST_AUDIENCE,
+    iat,
+    exp: iat + 3600,
+    ...overrides,
+  };
+  // An override of `undefined` removes the claim.
+  return Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== undefined));
 }
 
 export function signHs256(claims: JWTPayload, secret: string | Uint8Array = TEST_SECRET): Promise<string> {

@@ -160,7 +160,7 @@ describe('Authorizer: JWT verification (RS256 with a JWKS)', () => {
     verify = createJwtVerifier({ algorithm: 'RS256', jwksUrl: jwks.url, issuer: TEST_ISSUER, audience: TEST_AUDIENCE });
   });
   afterAll(async () => {
-    await jwks?.close();
+    await (jwks as JwksServer | undefined)?.close(); // unassigned when setup failed
   });
 
   it('accepts a token signed by a key of the JWKS', async () => {

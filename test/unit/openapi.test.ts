@@ -288,7 +288,8 @@ describe('Docs: openapi.yaml', () => {
         for (const media of Object.values(response.content ?? {})) {
           for (const example of examplesOf(media)) {
             const instance = (example as Record<string, unknown>)['instance'];
-            if (instance !== undefined) instances.push(String(instance));
+            if (instance !== undefined)
+              instances.push(typeof instance === 'string' ? instance : JSON.stringify(instance));
           }
         }
       }

@@ -17,10 +17,8 @@ import {
 const BUYERS = 200;
 const STOCK = 50;
 const PRICE = 700;
-const shop: ShopSpec = {
-  items: [{ itemId: 'limited', price: PRICE, stock: STOCK }],
-  users: Array.from({ length: BUYERS }, (_, i) => ({ userId: `buyer-${i}`, balance: 5_000, slots: 3 })),
-};
+const buyers = Array.from({ length: BUYERS }, (_, i) => ({ userId: `buyer-${i}`, balance: 5_000, slots: 3 }));
+const shop: ShopSpec = { items: [{ itemId: 'limited', price: PRICE, stock: STOCK }], users: buyers };
 
 describe('Workflow: concurrency', () => {
   let saga: LocalSaga;
@@ -32,9 +30,7 @@ describe('Workflow: concurrency', () => {
 
   it(`sells exactly ${STOCK} of ${STOCK} to ${BUYERS} concurrent buyers`, { timeout: 240_000 }, async () => {
     const runs = await Promise.all(
-      shop.users!.map((u) =>
-        purchase(saga, { orderId: newOrderId(), userId: u.userId, itemId: 'limited', quantity: 1 }),
-      ),
+      buyers.map((u) => purchase(saga, { orderId: newOrderId(), userId: u.userId, itemId: 'limited', quantity: 1 })),
     );
 
     const outputs = runs.map((r) => r.run.output as { status: string; reason?: string; failedStep?: string });
