@@ -1,15 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayAuthorizerWithContextResult, APIGatewayTokenAuthorizerEvent, Context } from 'aws-lambda';
-import { z } from 'zod';
-import {
-  createJwtVerifier,
-  DEFAULT_ADMIN_CLAIM,
-  DEFAULT_ADMIN_VALUE,
-  KeySourceUnavailable,
-  TokenInvalid,
-  type JwtVerifier,
-} from '../auth/jwt.js';
+import { bearerToken, JwtEnv, verifierFromEnv } from '../auth/configured.js';
+import { KeySourceUnavailable, TokenInvalid, type JwtVerifier } from '../auth/jwt.js';
 import { readEnv } from '../shared/config.js';
 import { createObservability } from '../shared/observability.js';
 
@@ -50,42 +42,8 @@ export interface LogEntry {
   [key: string]: unknown;
 }
 
-/** Unset and empty are the same thing (CDK/templates often write ''). */
-const optionalString = z.preprocess((value) => (value === '' ? undefined : value), z.string().optional());
-const withDefault = (fallback: string) =>
-  z.preprocess((value) => (value === undefined || value === '' ? fallback : value), z.string().min(1));
-
-export const AuthorizerEnv = z
-  .object({
-    JWT_ALGORITHM: z.enum(['HS256', 'RS256']),
-    JWKS_URL: optionalString,
-    JWT_SECRET_ARN: optionalString,
-    JWT_ISSUER: optionalString,
-    /** One audience, or several separated by commas (a token matching any one is accepted). */
-    JWT_AUDIENCE: optionalString,
-    ADMIN_CLAIM: withDefault(DEFAULT_ADMIN_CLAIM),
-    ADMIN_VALUE: withDefault(DEFAULT_ADMIN_VALUE),
-  })
-  .superRefine((env, ctx) => {
-    if (env.JWT_ALGORITHM === 'RS256' && env.JWKS_URL === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['JWKS_URL'], message: 'required when JWT_ALGORITHM is RS256' });
-    }
-    if (env.JWT_ALGORITHM === 'HS256' && env.JWT_SECRET_ARN === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET_ARN'], message: 'required when JWT_ALGORITHM is HS256' });
-    }
-  });
-export type AuthorizerEnv = z.infer<typeof AuthorizerEnv>;
-
 /** The message API Gateway maps to 401. Exact, case-sensitive. */
 const UNAUTHORIZED = 'Unauthorized';
-
-/** `Bearer <token>`, scheme case-insensitive (RFC 9110 11.1). */
-const BEARER = /^Bearer +(\S+) *$/i;
-
-/** The HS256 secret could not be read; nothing about it is cached, the next call tries again. */
-export class SecretUnavailable extends Error {
-  override readonly name = 'SecretUnavailable';
-}
 
 /** `event.methodArn` did not look like an execute-api method ARN. */
 export class MethodArnInvalid extends Error {
@@ -115,16 +73,6 @@ export function stageWildcardArn(methodArn: string): string {
   return `arn:${partition}:execute-api:${region}:${account}:${apiId}/${stage}/*/*`;
 }
 
-function secretsManagerSecret(secretId: string, traced: <T>(client: T) => T): () => Promise<string> {
-  // `{}`: region, credentials and AWS_ENDPOINT_URL_SECRETS_MANAGER come from the environment.
-  const client = traced(new SecretsManagerClient({}));
-  return async () => {
-    const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
-    if (typeof out.SecretString !== 'string') throw new SecretUnavailable('the JWT secret has no SecretString');
-    return out.SecretString;
-  };
-}
-
 /** Entries go to the invocation's Powertools logger, at their level. */
 const toLogger =
   (logger: Logger) =>
@@ -135,54 +83,13 @@ const toLogger =
   };
 
 export function createHandler(env: NodeJS.ProcessEnv, overrides: AuthorizerOverrides = {}): AuthorizerLambda {
-  const config = readEnv(AuthorizerEnv, env);
+  const config = readEnv(JwtEnv, env);
   const obs = createObservability(env, 'Authorizer');
-  const audience = config.JWT_AUDIENCE?.split(',')
-    .map((a) => a.trim())
-    .filter((a) => a !== '');
-  const common = {
-    ...(config.JWT_ISSUER !== undefined ? { issuer: config.JWT_ISSUER } : {}),
-    ...(audience !== undefined && audience.length > 0
-      ? { audience: audience.length === 1 ? (audience[0] as string) : audience }
-      : {}),
-    adminClaim: config.ADMIN_CLAIM,
-    adminValue: config.ADMIN_VALUE,
+  const verifier = verifierFromEnv(config, {
+    traced: obs.traced,
+    ...(overrides.secret ? { secret: overrides.secret } : {}),
     ...(overrides.clock ? { clock: overrides.clock } : {}),
-  };
-
-  let verifier: () => Promise<JwtVerifier>;
-  if (config.JWT_ALGORITHM === 'RS256') {
-    // Built now: a bad JWKS_URL fails the cold start with a clear message.
-    const rs256 = createJwtVerifier({ algorithm: 'RS256', jwksUrl: config.JWKS_URL as string, ...common });
-    verifier = () => Promise.resolve(rs256);
-  } else {
-    const secretArn = config.JWT_SECRET_ARN as string;
-    const fetchSecret = overrides.secret ?? secretsManagerSecret(secretArn, obs.traced);
-    // One fetch per container, shared by concurrent first calls; a failure is forgotten so the
-    // next invocation tries again instead of failing until the container is recycled.
-    let cached: Promise<JwtVerifier> | undefined;
-    verifier = () => {
-      cached ??= (async () => {
-        let secret: string;
-        try {
-          secret = await fetchSecret();
-        } catch (error) {
-          throw error instanceof SecretUnavailable
-            ? error
-            : new SecretUnavailable(
-                `could not read the JWT secret: ${error instanceof Error ? error.name : 'unknown error'}`,
-                { cause: error },
-              );
-        }
-        return createJwtVerifier({ algorithm: 'HS256', secret: new TextEncoder().encode(secret), ...common });
-      })();
-      const pending = cached;
-      pending.catch(() => {
-        if (cached === pending) cached = undefined;
-      });
-      return pending;
-    };
-  }
+  });
 
   // No orderId and no correlation id here (a TOKEN event has neither): the lines carry the Lambda
   // request id, the decision and, once verified, the userId — never the token.
@@ -193,9 +100,8 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: AuthorizerOverr
     event: Partial<APIGatewayTokenAuthorizerEvent> | null | undefined,
     log: (entry: LogEntry) => void,
   ): Promise<AuthorizerResult> {
-    const header: unknown = event?.authorizationToken;
-    const match = typeof header === 'string' ? BEARER.exec(header) : null;
-    if (!match?.[1]) {
+    const token = bearerToken(event?.authorizationToken);
+    if (!token) {
       log({ level: 'INFO', message: 'token rejected', reason: 'no_bearer_token' });
       throw new Error(UNAUTHORIZED);
     }
@@ -218,7 +124,7 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: AuthorizerOverr
     }
 
     try {
-      const { userId, admin } = await verify(match[1]);
+      const { userId, admin } = await verify(token);
       log({ level: 'INFO', message: 'token accepted', userId, admin });
       return {
         principalId: userId,
