@@ -4,13 +4,16 @@
  *   npx cdk deploy -c retainData=false -c stackName=PurchaseSaga-dev
  *   npx cdk deploy -c jwksUrl=https://cognito-idp.<region>.amazonaws.com/<pool>/.well-known/jwks.json -c jwtIssuer=... -c adminClaim=cognito:groups
  *   npx cdk deploy -c alarmEmail=oncall@example.com -c apiReservedConcurrency=100
+ *   npx cdklocal deploy -c profile=localstack   (what `npm run test:localstack` deploys)
  */
 import { App } from 'aws-cdk-lib';
 import {
   PAYMENT_PROVIDERS,
   PurchaseSagaStack,
+  STACK_PROFILES,
   WORKFLOW_TYPES,
   type PaymentProviderKind,
+  type StackProfile,
   type WorkflowType,
 } from './stack.js';
 import { isEmailAddress } from './monitoring.js';
@@ -63,6 +66,7 @@ const stackName = optionalString(app, 'stackName') ?? 'PurchaseSaga';
 
 new PurchaseSagaStack(app, 'PurchaseSaga', {
   stackName,
+  profile: oneOf<StackProfile>(app, 'profile', STACK_PROFILES),
   description: 'Purchase saga: Step Functions orchestration of wallet, coupon, inventory, stock and payment steps',
   workflowType,
   paymentProvider,

@@ -41,6 +41,11 @@ export interface MonitoringProps {
   serviceName?: string;
   /** statemachine/purchase.asl.json: its Catch clauses say which errors are business refusals. */
   aslPath: string;
+  /**
+   * Build the PurchaseFlow dashboard. False where CloudWatch dashboards do not exist (LocalStack
+   * community has no AWS::CloudWatch::Dashboard). @default true
+   */
+  dashboard?: boolean;
 }
 
 /**
@@ -110,7 +115,7 @@ export function businessRefusals(aslPath: string, forwardStepIds: readonly strin
 export class Monitoring extends Construct {
   readonly topic: sns.Topic;
   readonly topicKey: kms.Key;
-  readonly dashboard: cloudwatch.Dashboard;
+  readonly dashboard: cloudwatch.Dashboard | undefined;
   /** Every alarm that notifies the topic, by a stable key (the alarm name without the stack prefix). */
   readonly alarms: Readonly<Record<string, cloudwatch.Alarm>>;
 
@@ -343,8 +348,13 @@ export class Monitoring extends Construct {
       a.addOkAction(action);
     }
     this.alarms = alarms;
+    new CfnOutput(stack, 'AlarmTopicArn', { value: this.topic.topicArn });
 
     // ---- The dashboard ------------------------------------------------------------------------
+    if (props.dashboard === false) {
+      this.dashboard = undefined;
+      return;
+    }
     const fnMetric = (f: (fn: IFunction) => cloudwatch.Metric) =>
       fnEntries.map(([fnId, fn]) => f(fn).with({ label: fnId }));
     const graph = (title: string, left: cloudwatch.IMetric[], extra: Partial<cloudwatch.GraphWidgetProps> = {}) =>
@@ -491,9 +501,6 @@ export class Monitoring extends Construct {
         }),
       ]),
     );
-
-    // ---- Outputs -----------------------------------------------------------------------------
-    new CfnOutput(stack, 'AlarmTopicArn', { value: this.topic.topicArn });
     new CfnOutput(stack, 'DashboardName', { value: this.dashboard.dashboardName });
   }
 }

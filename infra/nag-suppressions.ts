@@ -90,7 +90,7 @@ export interface NagTargets extends Stack {
   readonly stateMachine: sfn.StateMachine;
   readonly api: apigw.RestApi;
   readonly apiFunction: IFunction;
-  readonly authorizerFunction: IFunction;
+  readonly authorizerFunction: IFunction | undefined;
   readonly reconcilerFunction: IFunction;
   readonly events: EventsPipeline;
 }
@@ -99,7 +99,7 @@ export function applyNagSuppressions(stack: NagTargets): void {
   const functions: [string, IFunction][] = [
     ...stack.functions,
     ['Api', stack.apiFunction],
-    ['Authorizer', stack.authorizerFunction],
+    ...(stack.authorizerFunction ? [['Authorizer', stack.authorizerFunction] as [string, IFunction]] : []),
     ['Reconciler', stack.reconcilerFunction],
     ...Object.entries(stack.events.functions),
   ];
@@ -179,8 +179,10 @@ export function applyNagSuppressions(stack: NagTargets): void {
   const api = stack.api;
   suppress(api.node.defaultChild, [{ id: 'AwsSolutions-APIG2', reason: REASONS.requestValidation }]);
   suppress(api.deploymentStage.node.defaultChild, [{ id: 'AwsSolutions-APIG3', reason: REASONS.waf }]);
-  for (const method of api.methods)
-    suppress(method.node.defaultChild, [{ id: 'AwsSolutions-COG4', reason: REASONS.jwtAuthorizer }]);
+  if (stack.authorizerFunction) {
+    for (const method of api.methods)
+      suppress(method.node.defaultChild, [{ id: 'AwsSolutions-COG4', reason: REASONS.jwtAuthorizer }]);
+  }
   const cloudWatchRole = api.node.tryFindChild('CloudWatchRole');
   if (cloudWatchRole) {
     suppress(cloudWatchRole, [

@@ -38,10 +38,20 @@ export const ASL_PATH = join(REPO_ROOT, 'statemachine', 'purchase.asl.json');
 export type WorkflowType = 'EXPRESS' | 'STANDARD';
 export type PaymentProviderKind = 'simulated' | 'http';
 
+export type StackProfile = 'aws' | 'localstack';
+
 export const WORKFLOW_TYPES: readonly WorkflowType[] = ['EXPRESS', 'STANDARD'];
 export const PAYMENT_PROVIDERS: readonly PaymentProviderKind[] = ['simulated', 'http'];
+export const STACK_PROFILES: readonly StackProfile[] = ['aws', 'localstack'];
 
 export interface PurchaseSagaStackProps extends StackProps {
+  /**
+   * `aws` (default): the stack as deployed to AWS. `localstack`: the same tables, functions,
+   * handlers and state machine, using only resource types LocalStack community 4.14.0 implements
+   * (infra/localstack-resource-types.json): API Gateway runs no authorizer — the Api Lambda
+   * verifies the same JWTs with the same code (API_AUTH=token) — and there is no dashboard.
+   */
+  profile?: StackProfile;
   /** EXPRESS (default): the API waits for the result synchronously. STANDARD: asynchronous, 202 + Location. */
   workflowType?: WorkflowType;
   /** Payment provider adapter for ChargePayment/RefundPayment. Default `simulated`. */
@@ -120,7 +130,8 @@ export class PurchaseSagaStack extends Stack {
   readonly stateMachine: sfn.StateMachine;
   readonly api: apigw.RestApi;
   readonly apiFunction: NodejsFunction;
-  readonly authorizerFunction: NodejsFunction;
+  /** The TOKEN authorizer; none in the `localstack` profile (the Api Lambda verifies tokens). */
+  readonly authorizerFunction: NodejsFunction | undefined;
   readonly reconcilerFunction: NodejsFunction;
   readonly events: EventsPipeline;
   readonly monitoring: Monitoring;
@@ -128,6 +139,10 @@ export class PurchaseSagaStack extends Stack {
   constructor(scope: Construct, id: string, props: PurchaseSagaStackProps = {}) {
     super(scope, id, props);
 
+    const profile = props.profile ?? 'aws';
+    if (!STACK_PROFILES.includes(profile)) {
+      throw new Error(`profile must be one of ${STACK_PROFILES.join(', ')}; got '${profile}'`);
+    }
     const workflowType = props.workflowType ?? 'EXPRESS';
     const paymentProvider = props.paymentProvider ?? 'simulated';
     const retainData = props.retainData ?? true;
@@ -217,7 +232,7 @@ export class PurchaseSagaStack extends Stack {
     for (const fn of functions.values()) fn.grantInvoke(this.stateMachine);
 
     // ---- The HTTP edge: REST API, JWT authorizer, one API Lambda ----------------------------
-    const edge = this.httpApi(props, { tables, functions, workflowType, dataRemovalPolicy });
+    const edge = this.httpApi(props, { tables, functions, workflowType, dataRemovalPolicy, profile });
     this.api = edge.api;
     this.apiFunction = edge.apiFunction;
     this.authorizerFunction = edge.authorizerFunction;
@@ -272,7 +287,7 @@ export class PurchaseSagaStack extends Stack {
       functions: {
         ...Object.fromEntries(functions),
         Api: this.apiFunction,
-        Authorizer: this.authorizerFunction,
+        ...(this.authorizerFunction ? { Authorizer: this.authorizerFunction } : {}),
         Reconciler: reconciler,
         ...this.events.functions,
       },
@@ -286,6 +301,7 @@ export class PurchaseSagaStack extends Stack {
       ordersTable: tables.Orders,
       alarmEmail: props.alarmEmail,
       aslPath: ASL_PATH,
+      dashboard: profile === 'aws',
     });
     // cdk-nag: the findings accepted by design, each with its reason (infra/nag-suppressions.ts).
     applyNagSuppressions(this);
@@ -294,6 +310,9 @@ export class PurchaseSagaStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
     new CfnOutput(this, 'WorkflowType', { value: workflowType });
     new CfnOutput(this, 'ApiUrl', { value: this.api.url });
+    // With the stage, what a path-style URL needs (LocalStack: /_aws/execute-api/<ApiId>/<ApiStage>/).
+    new CfnOutput(this, 'ApiId', { value: this.api.restApiId });
+    new CfnOutput(this, 'ApiStage', { value: this.api.deploymentStage.stageName });
     for (const [tableId, table] of Object.entries(tables)) {
       new CfnOutput(this, `${tableId}TableName`, { value: table.tableName });
     }
@@ -390,8 +409,9 @@ export class PurchaseSagaStack extends Stack {
       functions: Map<string, NodejsFunction>;
       workflowType: WorkflowType;
       dataRemovalPolicy: RemovalPolicy;
+      profile: StackProfile;
     },
-  ): { api: apigw.RestApi; apiFunction: NodejsFunction; authorizerFunction: NodejsFunction } {
+  ): { api: apigw.RestApi; apiFunction: NodejsFunction; authorizerFunction: NodejsFunction | undefined } {
     const spec = (id: string) => {
       const found = EDGE_FUNCTIONS.find((f) => f.id === id);
       if (!found) throw new Error(`No edge function ${id} in the catalog`);
@@ -408,7 +428,8 @@ export class PurchaseSagaStack extends Stack {
           description: 'HS256 key of the purchase API (development). Mint tokens with npm run token.',
           generateSecretString: { passwordLength: 64, excludePunctuation: true },
         });
-    const authorizerEnv: Record<string, string> = {
+    // Who verifies tokens: the TOKEN authorizer (aws), or the Api Lambda itself (localstack).
+    const jwtEnv: Record<string, string> = {
       JWT_ALGORITHM: jwksUrl ? 'RS256' : 'HS256',
       ADMIN_CLAIM: props.adminClaim ?? 'role',
       ADMIN_VALUE: props.adminValue ?? 'admin',
@@ -417,17 +438,14 @@ export class PurchaseSagaStack extends Stack {
       ...(props.jwtIssuer ? { JWT_ISSUER: props.jwtIssuer } : {}),
       ...(props.jwtAudience ? { JWT_AUDIENCE: props.jwtAudience } : {}),
     };
-    const authorizerFn = this.lambdaFunction(
-      { ...spec('Authorizer'), environment: authorizerEnv, timeout: 10 },
-      ctx.tables,
-      ctx.dataRemovalPolicy,
-    );
-    if (jwtSecret) {
-      authorizerFn.addToRolePolicy(
-        new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [jwtSecret.secretArn] }),
-      );
-      new CfnOutput(this, 'JwtSecretArn', { value: jwtSecret.secretArn });
-    }
+    const authorizerFn =
+      ctx.profile === 'aws'
+        ? this.lambdaFunction(
+            { ...spec('Authorizer'), environment: jwtEnv, timeout: 10 },
+            ctx.tables,
+            ctx.dataRemovalPolicy,
+          )
+        : undefined;
 
     const sm = this.stateMachine;
     const apiFn = this.lambdaFunction(
@@ -437,6 +455,7 @@ export class PurchaseSagaStack extends Stack {
           STATE_MACHINE_ARN: sm.stateMachineArn,
           WORKFLOW_TYPE: ctx.workflowType,
           WORKFLOW_WAIT_MS: String(props.workflowWaitMs ?? 8_000),
+          ...(authorizerFn ? {} : { API_AUTH: 'token', ...jwtEnv }),
         },
         // API Gateway answers 504 after 29 s; the Lambda may finish the purchase after that.
         timeout: 30,
@@ -444,6 +463,13 @@ export class PurchaseSagaStack extends Stack {
       ctx.tables,
       ctx.dataRemovalPolicy,
     );
+    const verifier = authorizerFn ?? apiFn;
+    if (jwtSecret) {
+      verifier.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [jwtSecret.secretArn] }),
+      );
+      new CfnOutput(this, 'JwtSecretArn', { value: jwtSecret.secretArn });
+    }
     if (ctx.workflowType === 'EXPRESS') {
       apiFn.addToRolePolicy(
         new iam.PolicyStatement({ actions: ['states:StartSyncExecution'], resources: [sm.stateMachineArn] }),
@@ -523,18 +549,25 @@ export class PurchaseSagaStack extends Stack {
       removalPolicy: ctx.dataRemovalPolicy,
     });
     api.deploymentStage.node.addDependency(executionLogs);
-    const authorizer = new apigw.TokenAuthorizer(this, 'JwtAuthorizer', {
-      handler: authorizerFn,
-      identitySource: apigw.IdentitySource.header('Authorization'),
-      // A verified token is trusted for 5 minutes; the policy covers every route (see the authorizer).
-      resultsCacheTtl: Duration.minutes(5),
-    });
+    const authorizer = authorizerFn
+      ? new apigw.TokenAuthorizer(this, 'JwtAuthorizer', {
+          handler: authorizerFn,
+          identitySource: apigw.IdentitySource.header('Authorization'),
+          // A verified token is trusted for 5 minutes; the policy covers every route (see the authorizer).
+          resultsCacheTtl: Duration.minutes(5),
+        })
+      : undefined;
     const integration = new apigw.LambdaIntegration(apiFn, { proxy: true, allowTestInvoke: false });
     for (const route of API_ROUTES) {
-      api.root.resourceForPath(route.path).addMethod(route.method, integration, {
-        authorizer,
-        authorizationType: apigw.AuthorizationType.CUSTOM,
-      });
+      api.root
+        .resourceForPath(route.path)
+        .addMethod(
+          route.method,
+          integration,
+          authorizer
+            ? { authorizer, authorizationType: apigw.AuthorizationType.CUSTOM }
+            : { authorizationType: apigw.AuthorizationType.NONE },
+        );
     }
     // Errors API Gateway answers itself are problem+json too.
     for (const g of GATEWAY_PROBLEMS) {
