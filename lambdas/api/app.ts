@@ -9,19 +9,25 @@ import { readEnv, readTables } from '../shared/config.js';
 import { documentClient } from '../shared/dynamodb/client.js';
 import { createObservability } from '../shared/observability.js';
 import { StepFunctionsWorkflow, type Workflow } from '../shared/workflow.js';
+import { API_AUTH_MODES, authenticator } from './authenticate.js';
 import { CORRELATION_ID_HEADER, correlationIdOf } from './correlation.js';
 import { HttpProblem, instancePath, problem, type Response } from './http.js';
 import { adminRoutes } from './routes/admin.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { orderRoutes } from './routes/orders.js';
 import type { ApiTable, Route } from './routes/types.js';
-import { Principal } from './schemas.js';
 
 const ApiEnv = z.object({
   STATE_MACHINE_ARN: z.string().startsWith('arn:'),
   WORKFLOW_TYPE: z.enum(['EXPRESS', 'STANDARD']),
   /** STANDARD only: how long POST /orders waits before answering 202 (API Gateway gives up at 29 s). */
   WORKFLOW_WAIT_MS: z.coerce.number().int().min(0).max(25_000).default(8_000),
+  /**
+   * `authorizer` (AWS): API Gateway's TOKEN authorizer vouches for the caller. `token` (the
+   * LocalStack profile, whose gateway runs no authorizer): this Lambda verifies the bearer token
+   * itself, configured by the authorizer's JWT_* variables.
+   */
+  API_AUTH: z.enum(API_AUTH_MODES).default('authorizer'),
 });
 
 const TABLES: ApiTable[] = [
@@ -39,6 +45,8 @@ export interface ApiOverrides {
   idempotencyClient?: DynamoDBClient;
   workflow?: Workflow;
   clock?: () => Date;
+  /** API_AUTH=token: source of the HS256 secret (default: Secrets Manager, JWT_SECRET_ARN). */
+  jwtSecret?: () => Promise<string>;
 }
 
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -63,6 +71,12 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: ApiOverrides = 
   const persistenceStore = new DynamoDBPersistenceLayer({
     tableName: tables.IDEMPOTENCY_TABLE,
     awsSdkV3Client: overrides.idempotencyClient ?? obs.traced(new DynamoDBClient({})),
+  });
+
+  const authenticate = authenticator(config.API_AUTH, env, {
+    traced: obs.traced,
+    ...(overrides.jwtSecret ? { secret: overrides.jwtSecret } : {}),
+    ...(overrides.clock ? { clock: overrides.clock } : {}),
   });
 
   const routes = [
@@ -91,13 +105,12 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: ApiOverrides = 
             { Allow: candidates.map((r) => r.method).join(', ') },
           );
         }
-        const principal = Principal.safeParse(event.requestContext.authorizer ?? {});
-        if (!principal.success) throw new HttpProblem('unauthenticated');
-        if (route.admin && !principal.data.admin) throw new HttpProblem('forbidden', 'This route needs the admin role');
+        const principal = await authenticate(event, log);
+        if (route.admin && !principal.admin) throw new HttpProblem('forbidden', 'This route needs the admin role');
         response = await route.handle({
           event,
           context,
-          principal: principal.data,
+          principal,
           params: pathParams(event),
           log,
           correlationId: correlation.id,
