@@ -75,6 +75,7 @@ new PurchaseSagaStack(app, 'PurchaseSaga', {
   jwksUrl: optionalString(app, 'jwksUrl'),
   jwtIssuer: optionalString(app, 'jwtIssuer'),
   jwtAudience: optionalString(app, 'jwtAudience'),
+  jwtMaxLifetimeSeconds: optionalInt(app, 'jwtMaxLifetimeSeconds', 60, 7 * 86_400),
   adminClaim: optionalString(app, 'adminClaim'),
   adminValue: optionalString(app, 'adminValue'),
   apiRateLimit: optionalInt(app, 'apiRateLimit', 1, 10_000),

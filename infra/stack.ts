@@ -69,8 +69,11 @@ export interface PurchaseSagaStackProps extends StackProps {
    * development (mint tokens with `npm run token -- --secret-file <file holding the JwtSecretArn secret>`).
    */
   jwksUrl?: string;
+  /** Required with `jwksUrl`: a key set (a Cognito user pool's, say) signs tokens for other clients too. */
   jwtIssuer?: string;
   jwtAudience?: string;
+  /** Tokens living longer than this (`exp - iat`, seconds) are refused. Default 86,400 (24 h). */
+  jwtMaxLifetimeSeconds?: number;
   /** Claim and value that make a caller an admin. Default `role` = `admin`. */
   adminClaim?: string;
   adminValue?: string;
@@ -422,6 +425,12 @@ export class PurchaseSagaStack extends Stack {
     const jwksUrl = props.jwksUrl?.trim() || undefined;
     if (jwksUrl && !/^https:\/\/[^\s]+$/.test(jwksUrl))
       throw new Error(`jwksUrl must be an https URL; got '${jwksUrl}'`);
+    // Every token the key set signs verifies: only the issuer and the audience make it ours.
+    if (jwksUrl && (!props.jwtIssuer?.trim() || !props.jwtAudience?.trim())) {
+      throw new Error(
+        'jwksUrl needs jwtIssuer and jwtAudience (for a Cognito user pool: the pool URL and the app client id), or any token its keys sign is accepted',
+      );
+    }
     const jwtSecret = jwksUrl
       ? undefined
       : new secretsmanager.Secret(this, 'JwtSecret', {
@@ -437,6 +446,9 @@ export class PurchaseSagaStack extends Stack {
       ...(jwtSecret ? { JWT_SECRET_ARN: jwtSecret.secretArn } : {}),
       ...(props.jwtIssuer ? { JWT_ISSUER: props.jwtIssuer } : {}),
       ...(props.jwtAudience ? { JWT_AUDIENCE: props.jwtAudience } : {}),
+      ...(props.jwtMaxLifetimeSeconds !== undefined
+        ? { JWT_MAX_LIFETIME_SECONDS: String(props.jwtMaxLifetimeSeconds) }
+        : {}),
     };
     const authorizerFn =
       ctx.profile === 'aws'

@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { MIN_HS256_SECRET_BYTES } from '../lambdas/auth/jwt.js';
+import { DEFAULT_MAX_LIFETIME_SECONDS, MIN_HS256_SECRET_BYTES } from '../lambdas/auth/jwt.js';
 import { Id } from '../lambdas/domain/model.js';
 
 /**
@@ -18,12 +18,13 @@ export const DEV_ADMIN_CLAIM = 'role';
 export const DEV_ADMIN_VALUE = 'admin';
 
 export const DEFAULT_TTL_SECONDS = 60 * 60;
-export const MAX_TTL_SECONDS = 30 * 24 * 60 * 60;
+/** The verifier's default maximum lifetime: a longer token would be refused. */
+export const MAX_TTL_SECONDS = DEFAULT_MAX_LIFETIME_SECONDS;
 
 export interface MintDevTokenOptions {
   userId: string;
   admin?: boolean;
-  /** Lifetime in seconds (default 1 hour, at most 30 days). */
+  /** Lifetime in seconds (default 1 hour, at most 24 hours). */
   ttlSeconds?: number;
   /** HS256 secret (default DEV_JWT_SECRET); at least 32 bytes, as the authorizer requires. */
   secret?: string | Uint8Array;

@@ -18,7 +18,7 @@ const USAGE = `usage: npm run --silent token -- --user <id> [--admin] [--ttl <n>
 
   --user         the user id (sub): letters, digits and . _ : @ -, at most 128
   --admin        add the admin role claim (role: admin)
-  --ttl          lifetime, e.g. 900, 15m, 1h, 7d (default 1h, at most 30d)
+  --ttl          lifetime, e.g. 900, 15m, 1h, 24h (default 1h, at most 24h: the API refuses longer-lived tokens)
   --secret       HS256 secret (default: the local stack's development secret)
   --secret-file  read the secret from a file (one trailing newline is ignored)
   --issuer       iss (default purchase-saga-local)

@@ -23,6 +23,11 @@ export const JwtEnv = z
     JWT_AUDIENCE: optionalString,
     ADMIN_CLAIM: withDefault(DEFAULT_ADMIN_CLAIM),
     ADMIN_VALUE: withDefault(DEFAULT_ADMIN_VALUE),
+    /** Longest accepted token lifetime (`exp - iat`), seconds; default 24 h. */
+    JWT_MAX_LIFETIME_SECONDS: z.preprocess(
+      (value) => (value === '' ? undefined : value),
+      z.coerce.number().int().positive().optional(),
+    ),
   })
   .superRefine((env, ctx) => {
     if (env.JWT_ALGORITHM === 'RS256' && env.JWKS_URL === undefined) {
@@ -73,6 +78,7 @@ export function verifierFromEnv(config: JwtEnv, options: VerifierOptions): () =>
       : {}),
     adminClaim: config.ADMIN_CLAIM,
     adminValue: config.ADMIN_VALUE,
+    ...(config.JWT_MAX_LIFETIME_SECONDS !== undefined ? { maxLifetimeSeconds: config.JWT_MAX_LIFETIME_SECONDS } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   };
 

@@ -18,6 +18,8 @@ export const MAX_TOKEN_LENGTH = 8_192;
 
 export const DEFAULT_ADMIN_CLAIM = 'role';
 export const DEFAULT_ADMIN_VALUE = 'admin';
+/** Longest lifetime (`exp - iat`) a token may have unless configured otherwise: 24 hours. */
+export const DEFAULT_MAX_LIFETIME_SECONDS = 24 * 60 * 60;
 
 interface CommonConfig {
   /** Expected `iss`; when set, a token without it or with another one is rejected. */
@@ -28,6 +30,8 @@ interface CommonConfig {
   adminClaim?: string;
   /** The role value that makes the caller an admin. */
   adminValue?: string;
+  /** A token whose `exp - iat` is longer is refused (default DEFAULT_MAX_LIFETIME_SECONDS). */
+  maxLifetimeSeconds?: number;
   /** Current time, for tests. */
   clock?: () => Date;
 }
@@ -64,6 +68,8 @@ export type TokenInvalidReason =
   | 'not_yet_valid'
   | 'claim_missing'
   | 'claim_mismatch'
+  | 'issued_in_future'
+  | 'lifetime_too_long'
   | 'bad_subject';
 
 /** The token is not acceptable. The caller should answer 401 and nothing more. */
@@ -158,6 +164,10 @@ export function createJwtVerifier(config: JwtVerifierConfig): JwtVerifier {
   if (adminClaim === '' || adminValue === '')
     throw new JwtConfigInvalid('admin claim name and value must not be empty');
   if (config.issuer === '') throw new JwtConfigInvalid('issuer must not be empty when set');
+  const maxLifetime = config.maxLifetimeSeconds ?? DEFAULT_MAX_LIFETIME_SECONDS;
+  if (!Number.isInteger(maxLifetime) || maxLifetime <= 0) {
+    throw new JwtConfigInvalid('the maximum token lifetime must be a positive whole number of seconds');
+  }
   const audience = config.audience;
   if (
     audience !== undefined &&
@@ -169,7 +179,7 @@ export function createJwtVerifier(config: JwtVerifierConfig): JwtVerifier {
   const options = (): JWTVerifyOptions => ({
     algorithms: [config.algorithm],
     clockTolerance: CLOCK_TOLERANCE_SECONDS,
-    requiredClaims: ['sub', 'exp'],
+    requiredClaims: ['sub', 'exp', 'iat'],
     ...(config.issuer !== undefined ? { issuer: config.issuer } : {}),
     ...(audience !== undefined ? { audience } : {}),
     ...(config.clock ? { currentDate: config.clock() } : {}),
@@ -207,6 +217,12 @@ export function createJwtVerifier(config: JwtVerifierConfig): JwtVerifier {
     } catch (error) {
       throw translate(error, config.algorithm);
     }
+    // jose checks exp and nbf; a token minted for the future, or to live longer than allowed, is refused too.
+    const now = Math.floor((config.clock?.() ?? new Date()).getTime() / 1000);
+    const { iat, exp } = claims;
+    if (iat === undefined || exp === undefined) throw new TokenInvalid('claim_missing');
+    if (iat > now + CLOCK_TOLERANCE_SECONDS) throw new TokenInvalid('issued_in_future');
+    if (exp - iat > maxLifetime) throw new TokenInvalid('lifetime_too_long');
     const sub = Id.safeParse(claims.sub);
     if (!sub.success) throw new TokenInvalid('bad_subject');
     return { userId: sub.data, admin: hasRole(claims, adminClaim, adminValue), claims };

@@ -165,7 +165,12 @@ describe('Monitoring: alarms, topic and dashboard', () => {
   beforeAll(() => {
     s = synth();
     withEmail = synth({ alarmEmail: 'oncall@example.com' });
-    standard = synth({ workflowType: 'STANDARD', jwksUrl: 'https://idp.example.com/.well-known/jwks.json' });
+    standard = synth({
+      workflowType: 'STANDARD',
+      jwksUrl: 'https://idp.example.com/.well-known/jwks.json',
+      jwtIssuer: 'https://idp.example.com/',
+      jwtAudience: 'purchase-app-client',
+    });
   });
 
   // ---- The topic -------------------------------------------------------------------------------

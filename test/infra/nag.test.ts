@@ -78,6 +78,7 @@ describe('cdk-nag AwsSolutions', () => {
         workflowType: 'STANDARD',
         jwksUrl: 'https://idp.example.com/.well-known/jwks.json',
         jwtIssuer: 'https://idp.example.com/',
+        jwtAudience: 'purchase-app-client',
         adminClaim: 'cognito:groups',
         alarmEmail: 'oncall@example.com',
         apiReservedConcurrency: 100,

@@ -353,6 +353,9 @@ describe('Stack: PurchaseSagaStack', () => {
   } satisfies PurchaseSagaStackProps;
   const JWKS_PROPS = {
     jwksUrl: 'https://idp.example.com/.well-known/jwks.json',
+    jwtIssuer: 'https://idp.example.com/',
+    jwtAudience: 'purchase-app-client',
+    jwtMaxLifetimeSeconds: 3_600,
     adminClaim: 'cognito:groups',
     adminValue: 'admins',
   } satisfies PurchaseSagaStackProps;
@@ -529,7 +532,21 @@ describe('Stack: PurchaseSagaStack', () => {
       ADMIN_CLAIM: JWKS_PROPS.adminClaim,
       ADMIN_VALUE: JWKS_PROPS.adminValue,
       JWKS_URL: JWKS_PROPS.jwksUrl,
+      JWT_ISSUER: JWKS_PROPS.jwtIssuer,
+      JWT_AUDIENCE: JWKS_PROPS.jwtAudience,
+      JWT_MAX_LIFETIME_SECONDS: '3600',
     });
+  });
+
+  it('refuses a JWKS URL without both an issuer and an audience: its keys sign tokens for other clients too', () => {
+    const { jwtIssuer: _issuer, jwtAudience: _audience, ...keysOnly } = JWKS_PROPS;
+    for (const props of [
+      keysOnly,
+      { ...keysOnly, jwtIssuer: 'https://idp.example.com/' },
+      { ...keysOnly, jwtAudience: 'x' },
+    ]) {
+      expect(() => synth(props), JSON.stringify(props)).toThrow(/jwksUrl needs jwtIssuer and jwtAudience/);
+    }
   });
 
   it('refuses a JWKS URL that is not https', () => {

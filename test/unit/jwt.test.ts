@@ -2,6 +2,7 @@ import { exportSPKI } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createJwtVerifier,
+  DEFAULT_MAX_LIFETIME_SECONDS,
   hasRole,
   JwtConfigInvalid,
   KeySourceUnavailable,
@@ -178,6 +179,38 @@ describe('Authorizer: JWT verification (RS256 with a JWKS)', () => {
     await expectInvalid(verify(await signHs256(payload({ role: 'admin' }), pem)), 'algorithm_not_allowed');
     await expectInvalid(verify(await signHs256(payload(), TEST_SECRET)), 'algorithm_not_allowed');
     await expectInvalid(verify(unsigned(payload())), 'algorithm_not_allowed');
+  });
+
+  it('refuses a token issued in the future beyond the clock skew, and accepts one within it', async () => {
+    const now = nowSeconds();
+    const future = payload({ iat: now + 60, exp: now + 3_600 });
+    await expectInvalid(verify(await signRs256(future, key.privateKey, key.kid)), 'issued_in_future');
+    const skewed = payload({ iat: now + 3, exp: now + 3_600 });
+    await expect(verify(await signRs256(skewed, key.privateKey, key.kid))).resolves.toMatchObject({ userId: 'alice' });
+  });
+
+  it('refuses a token living longer than the maximum (24 h by default, configurable) and one without iat', async () => {
+    const now = nowSeconds();
+    const day = payload({ iat: now - 60, exp: now - 60 + DEFAULT_MAX_LIFETIME_SECONDS });
+    await expect(verify(await signRs256(day, key.privateKey, key.kid))).resolves.toMatchObject({ userId: 'alice' });
+    const longer = payload({ iat: now - 60, exp: now - 60 + DEFAULT_MAX_LIFETIME_SECONDS + 1 });
+    await expectInvalid(verify(await signRs256(longer, key.privateKey, key.kid)), 'lifetime_too_long');
+    await expectInvalid(verify(await signRs256(payload({ iat: undefined }), key.privateKey, key.kid)), 'claim_missing');
+
+    const hourly = createJwtVerifier({
+      algorithm: 'RS256',
+      jwksUrl: jwks.url,
+      issuer: TEST_ISSUER,
+      audience: TEST_AUDIENCE,
+      maxLifetimeSeconds: 3_600,
+    });
+    await expectInvalid(hourly(await signRs256(day, key.privateKey, key.kid)), 'lifetime_too_long');
+    await expect(hourly(await signRs256(payload(), key.privateKey, key.kid))).resolves.toMatchObject({
+      userId: 'alice',
+    });
+    expect(() => createJwtVerifier({ algorithm: 'RS256', jwksUrl: jwks.url, maxLifetimeSeconds: 0 })).toThrow(
+      JwtConfigInvalid,
+    );
   });
 
   it('reports an unreachable JWKS as KeySourceUnavailable, not as a bad token', async () => {
