@@ -5,6 +5,7 @@ import type { PurchaseSagaStackProps } from '../infra/stack.js';
 import { seedDemo } from './demo-data.js';
 import { assertJava, assertPortFree, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { startLocalSaga, stopSharedEndpoint, type LocalSaga, type LocalSagaOptions } from './saga.js';
+import { boundedRequests } from './http-server.js';
 import { REPO_ROOT } from './template.js';
 
 /**
@@ -26,6 +27,8 @@ export interface LocalSystemOptions {
   reconcileEveryMs?: number;
   /** Per-function replacements (benchmarks hand every function a metered DynamoDB client). */
   overrides?: LocalSagaOptions['overrides'];
+  /** How long a client may take to send a request (default REQUEST_TIMEOUT_MS); then 408. */
+  requestTimeoutMs?: number;
 }
 
 export interface LocalSystem {
@@ -85,7 +88,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     }
 
     const api = saga.api;
-    server = createServer((req, res) => {
+    server = createServer(boundedRequests(options.requestTimeoutMs), (req, res) => {
       void (async () => {
         try {
           const body = await readBody(req);
@@ -103,6 +106,8 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
           });
           res.writeHead(answer.statusCode, answer.headers).end(answer.body);
         } catch (err) {
+          // A client that timed out or hung up mid-request is gone: there is no one to answer.
+          if (req.socket.destroyed) return;
           // The local gateway itself broke: say so loudly, as API Gateway would answer 500.
           console.error('local API Gateway error:', err);
           if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
