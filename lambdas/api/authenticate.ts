@@ -1,7 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { bearerToken, JwtEnv, verifierFromEnv, type VerifierOptions } from '../auth/configured.js';
-import { KeySourceUnavailable, TokenInvalid } from '../auth/jwt.js';
+import { bearerToken, checkToken, JwtEnv, verifierFromEnv, type VerifierOptions } from '../auth/configured.js';
 import { readEnv } from '../shared/config.js';
 import { header, HttpProblem } from './http.js';
 import { Principal } from './schemas.js';
@@ -34,17 +33,15 @@ export function authenticator(mode: ApiAuthMode, env: NodeJS.ProcessEnv, options
           log.info('token rejected', { reason: 'no_bearer_token' });
           throw new HttpProblem('unauthenticated');
         }
-        const verify = await verifier();
-        try {
-          const { userId, admin } = await verify(token);
-          return { userId, admin };
-        } catch (error) {
-          if (error instanceof KeySourceUnavailable) throw error;
-          // As the authorizer does: a reason we know is logged as such; anything else fails closed, loudly.
-          if (error instanceof TokenInvalid) log.info('token rejected', { reason: error.reason });
-          else log.error('token verification failed unexpectedly', { error: String(error) });
-          throw new HttpProblem('unauthenticated');
+        const verdict = await checkToken(await verifier(), token);
+        if (verdict.ok) return { userId: verdict.userId, admin: verdict.admin };
+        // As the authorizer does: a reason we know is logged as such; anything else fails closed, loudly.
+        if (verdict.reason === 'unexpected') {
+          log.error('token verification failed unexpectedly', { error: String(verdict.error) });
+        } else {
+          log.info('token rejected', { reason: verdict.reason });
         }
+        throw new HttpProblem('unauthenticated');
       };
     }
   }

@@ -1,6 +1,14 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
-import { createJwtVerifier, DEFAULT_ADMIN_CLAIM, DEFAULT_ADMIN_VALUE, type JwtVerifier } from './jwt.js';
+import {
+  createJwtVerifier,
+  DEFAULT_ADMIN_CLAIM,
+  DEFAULT_ADMIN_VALUE,
+  KeySourceUnavailable,
+  TokenInvalid,
+  type JwtVerifier,
+  type TokenInvalidReason,
+} from './jwt.js';
 
 /**
  * The JWT verifier as a deployed function builds it from its environment: the TOKEN authorizer
@@ -46,6 +54,25 @@ const BEARER = /^Bearer +(\S+) *$/i;
 export function bearerToken(header: unknown): string | undefined {
   const match = typeof header === 'string' ? BEARER.exec(header) : null;
   return match?.[1] || undefined;
+}
+
+/** A verified caller, or why its token is refused (`unexpected`: a failure no rule names; fail closed). */
+export type Verdict =
+  | { ok: true; userId: string; admin: boolean }
+  | { ok: false; reason: TokenInvalidReason | 'unexpected'; error: unknown };
+
+/**
+ * Verify a token and sort the outcome as every caller answers it: verified, or refused (401) with
+ * the reason to log. Only KeySourceUnavailable is thrown: then the keys are at fault, not the token.
+ */
+export async function checkToken(verify: JwtVerifier, token: string): Promise<Verdict> {
+  try {
+    const { userId, admin } = await verify(token);
+    return { ok: true, userId, admin };
+  } catch (error) {
+    if (error instanceof KeySourceUnavailable) throw error;
+    return { ok: false, reason: error instanceof TokenInvalid ? error.reason : 'unexpected', error };
+  }
 }
 
 /** The HS256 secret could not be read; nothing about it is cached, the next call tries again. */

@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayAuthorizerWithContextResult, APIGatewayTokenAuthorizerEvent, Context } from 'aws-lambda';
-import { bearerToken, JwtEnv, verifierFromEnv } from '../auth/configured.js';
-import { KeySourceUnavailable, TokenInvalid, type JwtVerifier } from '../auth/jwt.js';
+import { bearerToken, checkToken, JwtEnv, verifierFromEnv, type Verdict } from '../auth/configured.js';
+import type { JwtVerifier } from '../auth/jwt.js';
 import { readEnv } from '../shared/config.js';
 import { createObservability } from '../shared/observability.js';
 
@@ -123,30 +123,32 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: AuthorizerOverr
       throw new Error(UNAUTHORIZED, { cause: error });
     }
 
+    let verdict: Verdict;
     try {
-      const { userId, admin } = await verify(token);
-      log({ level: 'INFO', message: 'token accepted', userId, admin });
-      return {
-        principalId: userId,
-        policyDocument: {
-          Version: '2012-10-17',
-          Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: resource }],
-        },
-        context: { userId, admin: admin ? 'true' : 'false' },
-      };
+      verdict = await checkToken(verify, token);
     } catch (error) {
-      if (error instanceof TokenInvalid) {
-        log({ level: 'INFO', message: 'token rejected', reason: error.reason });
-        throw new Error(UNAUTHORIZED, { cause: error });
-      }
-      if (error instanceof KeySourceUnavailable) {
-        log({ level: 'ERROR', message: 'key source unavailable', error: errorSummary(error) });
-        throw error;
-      }
-      // Unknown: fail closed, and say so loudly.
-      log({ level: 'ERROR', message: 'token verification failed unexpectedly', error: errorSummary(error) });
-      throw new Error(UNAUTHORIZED, { cause: error });
+      log({ level: 'ERROR', message: 'key source unavailable', error: errorSummary(error) });
+      throw error;
     }
+    if (!verdict.ok) {
+      // Unknown: fail closed, and say so loudly.
+      if (verdict.reason === 'unexpected') {
+        log({ level: 'ERROR', message: 'token verification failed unexpectedly', error: errorSummary(verdict.error) });
+      } else {
+        log({ level: 'INFO', message: 'token rejected', reason: verdict.reason });
+      }
+      throw new Error(UNAUTHORIZED, { cause: verdict.error });
+    }
+    const { userId, admin } = verdict;
+    log({ level: 'INFO', message: 'token accepted', userId, admin });
+    return {
+      principalId: userId,
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: resource }],
+      },
+      context: { userId, admin: admin ? 'true' : 'false' },
+    };
   }
 }
 
