@@ -1,10 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PurchaseSagaStack, type StackProfile } from '../../infra/stack.js';
-import { REPO_ROOT } from '../../local/template.js';
-import { asArray, render } from '../support/cfn.js';
+import { asArray, projectContext, render } from '../support/cfn.js';
 import { LOCALSTACK_TYPES } from '../support/localstack-types.js';
 
 /**
@@ -23,8 +20,7 @@ interface CfnTemplate {
 
 /** Synthesized with the project's cdk.json context, as cdklocal synthesizes it (bundling skipped). */
 function synth(profile: StackProfile): CfnTemplate {
-  const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context?: object };
-  const app = new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ context: { ...projectContext(), 'aws:cdk:bundling-stacks': [] } });
   const stack = new PurchaseSagaStack(app, 'PurchaseSaga', { profile });
   return app.synth().getStackByName(stack.stackName).template as CfnTemplate;
 }

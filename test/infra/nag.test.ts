@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { App, Aspects } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WILDCARD_ONLY_ACTIONS } from '../../infra/nag-suppressions.js';
-import { PurchaseSagaStack, REPO_ROOT, type PurchaseSagaStackProps } from '../../infra/stack.js';
+import { PurchaseSagaStack, type PurchaseSagaStackProps } from '../../infra/stack.js';
+import { asArray, projectContext } from '../support/cfn.js';
 
 /**
  * cdk-nag's AwsSolutions pack on the synthesized stack: no finding may be left unsuppressed,
@@ -21,17 +20,6 @@ interface Statement {
   Effect: string;
   Action?: string | string[];
   Resource?: unknown;
-}
-
-const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
-
-/** The project's cdk.json feature flags, minus the app options the tests set themselves. */
-function projectContext(): Record<string, unknown> {
-  const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
-    context?: Record<string, unknown>;
-  };
-  const chosen = ['workflowType', 'paymentProvider', 'paymentProviderUrl', 'retainData', 'stackName'];
-  return Object.fromEntries(Object.entries(cdkJson.context ?? {}).filter(([key]) => !chosen.includes(key)));
 }
 
 interface Nagged {

@@ -27,7 +27,7 @@ import {
   type PurchaseSagaStackProps,
 } from '../../infra/stack.js';
 import { PROBLEMS, problemTypeUri, type ProblemType } from '../../lambdas/api/problems.js';
-import { asArray, render } from '../support/cfn.js';
+import { asArray, projectContext, render } from '../support/cfn.js';
 
 // ---- Template shapes (only what these tests read) --------------------------------------------
 interface Resource {
@@ -67,15 +67,6 @@ function expectedTimeout(fnId: string): number {
   if (fnId === 'Authorizer') return 10;
   if (fnId === 'Reconciler') return 120;
   return ['ChargePayment', 'RefundPayment', 'Api'].includes(fnId) ? 30 : 20;
-}
-
-/** The project's cdk.json context (feature flags), minus the app options the tests set themselves. */
-function projectContext(): Record<string, unknown> {
-  const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
-    context?: Record<string, unknown>;
-  };
-  const chosen = ['workflowType', 'paymentProvider', 'paymentProviderUrl', 'retainData', 'stackName'];
-  return Object.fromEntries(Object.entries(cdkJson.context ?? {}).filter(([key]) => !chosen.includes(key)));
 }
 
 interface Synth {

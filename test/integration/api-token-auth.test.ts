@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_AUDIENCE, DEV_ISSUER, DEV_JWT_SECRET, mintDevToken } from '../../local/dev-auth.js';
 import type { LocalSaga } from '../../local/saga.js';
 import { call } from '../support/api.js';
-import { nowSeconds, signHs256, unsigned } from '../support/jwt.js';
+import { nowSeconds, payload, signHs256, unsigned } from '../support/jwt.js';
 import { localSaga, seed, type ShopSpec } from '../support/saga.js';
 
 /**
@@ -15,14 +15,8 @@ const shop: ShopSpec = {
   items: [{ itemId: 'sword', price: 3_000, stock: 10 }],
   users: [{ userId: 'alice', balance: 10_000, slots: 5 }],
 };
-const claims = (extra: Record<string, unknown> = {}) => ({
-  sub: 'alice',
-  iss: DEV_ISSUER,
-  aud: DEV_AUDIENCE,
-  iat: nowSeconds(),
-  exp: nowSeconds() + 600,
-  ...extra,
-});
+/** Claims the development key's tokens carry, as `support/jwt`'s payload() builds them. */
+const claims = (extra: Record<string, unknown> = {}) => payload({ iss: DEV_ISSUER, aud: DEV_AUDIENCE, ...extra });
 
 describe('API: tokens verified by the Api Lambda (LocalStack profile)', () => {
   let saga: LocalSaga;

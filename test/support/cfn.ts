@@ -1,4 +1,19 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../local/template.js';
+
 /** Reading synthesized CloudFormation in the infra tests. */
+
+/** The app options infra/app.ts reads from the context: each test chooses its own. */
+const APP_OPTIONS = ['workflowType', 'paymentProvider', 'paymentProviderUrl', 'retainData', 'stackName', 'profile'];
+
+/** The project's cdk.json context (feature flags), minus the app options, as `cdk synth` would see it. */
+export function projectContext(): Record<string, unknown> {
+  const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
+  return Object.fromEntries(Object.entries(cdkJson.context ?? {}).filter(([key]) => !APP_OPTIONS.includes(key)));
+}
 
 export const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
