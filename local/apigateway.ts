@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { z } from 'zod';
+import { PROBLEMS, problemTypeUri } from '../lambdas/api/problems.js';
 import type { LocalLambda } from './lambda-runtime.js';
 import type { CfnTemplate } from './template.js';
 
@@ -208,6 +209,7 @@ export class LocalApiGateway {
     const url = new URL(req.path, 'http://local');
     const headers = req.headers ?? {};
     const match = this.match(req.method.toUpperCase(), url.pathname);
+    if (match === 'malformed') return malformedPath(requestId);
     if (!match) return this.gatewayResponse('MISSING_AUTHENTICATION_TOKEN', requestId);
     if (!this.takeToken()) return this.gatewayResponse('THROTTLED', requestId);
     if (Buffer.byteLength(req.body ?? '', 'utf8') > MAX_PAYLOAD_BYTES)
@@ -248,8 +250,12 @@ export class LocalApiGateway {
     };
   }
 
-  private match(httpMethod: string, path: string): { method: Method; params: Record<string, string> } | undefined {
+  private match(
+    httpMethod: string,
+    path: string,
+  ): { method: Method; params: Record<string, string> } | 'malformed' | undefined {
     const segments = path.split('/').filter(Boolean);
+    if (segments.some((seg) => decoded(seg) === undefined)) return 'malformed';
     const candidates = this.methods
       .map((m) => ({ m, params: matchPath(m.resourcePath, segments) }))
       .filter((c): c is { m: Method; params: Record<string, string> } => c.params !== undefined);
@@ -396,10 +402,42 @@ function matchPath(resourcePath: string, segments: string[]): Record<string, str
   for (const [i, part] of parts.entries()) {
     const seg = segments[i] as string;
     const param = /^\{(.+)\}$/.exec(part)?.[1];
-    if (param) params[param] = decodeURIComponent(seg);
+    if (param) params[param] = decoded(seg) ?? seg;
     else if (part !== seg) return undefined;
   }
   return params;
+}
+
+/** A path segment percent-decoded, or undefined when its encoding is malformed (`%ZZ`, a cut UTF-8 sequence). */
+function decoded(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * AWS answers a path with malformed percent-encoding 400 before any authorizer or Lambda runs.
+ * Which gateway response type it uses (and so its body) is not documented; this stand-in
+ * answers the API's own `bad-request` problem.
+ */
+function malformedPath(requestId: string): HttpResponse {
+  const { status, title } = PROBLEMS['bad-request'];
+  return {
+    statusCode: status,
+    headers: {
+      'Content-Type': 'application/problem+json',
+      'x-amzn-RequestId': requestId,
+      'x-amzn-ErrorType': 'BadRequestException',
+    },
+    body: JSON.stringify({
+      type: problemTypeUri('bad-request'),
+      title,
+      status,
+      detail: 'The path has malformed percent-encoding',
+    }),
+  };
 }
 
 function headerValue(headers: Record<string, string>, name: string): string | undefined {

@@ -17,6 +17,7 @@ export const PROBLEMS = {
   'unsupported-media-type': { status: 415, title: 'Only application/json bodies are accepted' },
   'idempotency-key-reused': { status: 422, title: 'This Idempotency-Key was used with a different request' },
   'item-not-found': { status: 404, title: 'The item does not exist' },
+  'amount-too-large': { status: 422, title: 'The amount is above the largest the shop handles (10^12 minor units)' },
   'insufficient-balance': { status: 402, title: 'The wallet balance is too low for this order' },
   'payment-declined': { status: 402, title: 'The payment provider declined the payment' },
   'coupon-not-found': { status: 422, title: 'The user owns no such coupon' },
@@ -25,7 +26,10 @@ export const PROBLEMS = {
   'inventory-full': { status: 409, title: 'Not enough free inventory slots' },
   'slots-in-use': { status: 409, title: 'The user already uses more slots than that' },
   'out-of-stock': { status: 409, title: 'Not enough stock' },
-  'purchase-failed': { status: 503, title: 'The purchase failed for a technical reason and was rolled back' },
+  'purchase-failed': {
+    status: 409,
+    title: 'The purchase failed for a technical reason and was rolled back; use a new Idempotency-Key to try again',
+  },
   'purchase-stuck': {
     status: 500,
     title: 'The purchase could not be rolled back automatically; an operator was alerted',

@@ -147,6 +147,21 @@ export class InvalidInput extends PurchaseError {
   override readonly name = 'InvalidInput';
 }
 
+/**
+ * An amount beyond the bound every step accepts (`Amount` in model.ts): an order total, or the
+ * balance a top-up would leave. Raised before anything is written.
+ */
+export class AmountOutOfRange extends PurchaseError {
+  override readonly name = 'AmountOutOfRange';
+  constructor(
+    readonly what: string,
+    readonly amount: number,
+    readonly max: number,
+  ) {
+    super(`${what} would be ${amount}, above the largest amount handled, ${max}`);
+  }
+}
+
 /** Stored data contradicts the step contract (a bug or a manual edit); retried like any fault, then caught. */
 export class DataInconsistent extends PurchaseError {
   override readonly name = 'DataInconsistent';

@@ -1,6 +1,7 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { InvalidInput, TransientFault } from '../domain/errors.js';
+import { AmountOutOfRange, InvalidInput, TransientFault } from '../domain/errors.js';
+import { MAX_AMOUNT } from '../domain/model.js';
 import { keys, ledgerIds } from '../shared/dynamodb/keys.js';
 import { isConditionFailed } from '../shared/dynamodb/step-engine.js';
 import { isoNow, type Deps } from './deps.js';
@@ -37,7 +38,8 @@ export async function restockItem(deps: Deps<'CATALOG_TABLE'>, itemId: string, q
 
 /**
  * Credit a wallet (opening it if needed) with its ledger entry, once per topUpId. Returns false
- * when that top-up was already credited (the ledger entry exists), changing nothing.
+ * when that top-up was already credited (the ledger entry exists), changing nothing. Throws
+ * AmountOutOfRange, changing nothing, when the balance would pass MAX_AMOUNT.
  */
 export async function topUpBalance(
   deps: Deps<'ACCOUNTS_TABLE'>,
@@ -53,7 +55,14 @@ export async function topUpBalance(
               TableName: deps.tables.ACCOUNTS_TABLE,
               Key: keys.account(input.userId),
               UpdateExpression: 'SET userId = :userId, updatedAt = :now ADD balance :amount',
-              ExpressionAttributeValues: { ':userId': input.userId, ':amount': input.amount, ':now': now },
+              ConditionExpression: 'attribute_not_exists(balance) OR balance <= :room',
+              ExpressionAttributeValues: {
+                ':userId': input.userId,
+                ':amount': input.amount,
+                ':now': now,
+                ':room': MAX_AMOUNT - input.amount,
+              },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
             },
           },
           {
@@ -74,8 +83,14 @@ export async function topUpBalance(
     );
     return true;
   } catch (err) {
-    if (err instanceof TransactionCanceledException && err.CancellationReasons?.[1]?.Code === 'ConditionalCheckFailed')
-      return false;
+    if (!(err instanceof TransactionCanceledException)) throw err;
+    const [account, ledger] = err.CancellationReasons ?? [];
+    // A replayed top-up changes nothing, whatever the balance is now.
+    if (ledger?.Code === 'ConditionalCheckFailed') return false;
+    if (account?.Code === 'ConditionalCheckFailed') {
+      const balance = Number(account.Item?.['balance']?.N ?? 0);
+      throw new AmountOutOfRange(`The balance of ${input.userId}`, balance + input.amount, MAX_AMOUNT);
+    }
     throw err;
   }
 }

@@ -1,7 +1,7 @@
 import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { ItemNotFound } from '../domain/errors.js';
+import { AmountOutOfRange, ItemNotFound } from '../domain/errors.js';
 import { outboxEvent } from '../domain/events.js';
-import { orderTotal, type Order } from '../domain/model.js';
+import { Amount, MAX_AMOUNT, orderTotal, type Order } from '../domain/model.js';
 import { keys, statusIndexKey } from '../shared/dynamodb/keys.js';
 import { outboxPut } from '../shared/dynamodb/step-engine.js';
 import { getOrder } from './outcome.js';
@@ -21,7 +21,8 @@ export interface NewOrder {
  * Create the order PENDING with its ORDER_CREATED event. Price and discount are fixed here,
  * from the catalog and the user's coupon, so every step charges and refunds the same total.
  * Whether the coupon may be used is decided by UseCoupon, atomically; an unknown coupon
- * contributes no discount and is refused there. Idempotent on orderId.
+ * contributes no discount and is refused there. Idempotent on orderId. Throws ItemNotFound, or
+ * AmountOutOfRange for a total above the bound, before writing anything.
  */
 export async function createOrder(deps: OrderDeps, input: NewOrder): Promise<{ order: Order; created: boolean }> {
   const [item, coupon] = await Promise.all([
@@ -35,6 +36,9 @@ export async function createOrder(deps: OrderDeps, input: NewOrder): Promise<{ o
   if (!item.Item) throw new ItemNotFound(input.itemId);
   const unitPrice = Number(item.Item['price']);
   const discount = coupon?.Item ? Number(coupon.Item['discount']) : 0;
+  const totalAmount = orderTotal(unitPrice, input.quantity, discount);
+  // Every step validates its input with the same `Amount`: an order no step could accept is never created.
+  if (!Amount.safeParse(totalAmount).success) throw new AmountOutOfRange('The order total', totalAmount, MAX_AMOUNT);
   const now = isoNow(deps);
   const order: Order = {
     orderId: input.orderId,
@@ -44,7 +48,7 @@ export async function createOrder(deps: OrderDeps, input: NewOrder): Promise<{ o
     unitPrice,
     ...(input.couponId ? { couponId: input.couponId } : {}),
     discount,
-    totalAmount: orderTotal(unitPrice, input.quantity, discount),
+    totalAmount,
     status: 'PENDING',
     createdAt: now,
     updatedAt: now,

@@ -98,9 +98,15 @@ describe('API: EXPRESS workflow and 5xx', () => {
   let saga: LocalSaga;
   let faults: FaultInjector;
   let dana: string;
+  let offsetMs = 0;
   beforeAll(async () => {
     faults = faultInjector();
-    saga = await localSaga({ overrides: everyFunction(faults) });
+    saga = await localSaga({
+      overrides: {
+        ...everyFunction(faults),
+        Reconciler: { ddb: faults.ddb, clock: () => new Date(Date.now() + offsetMs) },
+      },
+    });
     await seed(saga, shop);
     dana = await token('dana');
   });
@@ -149,18 +155,76 @@ describe('API: EXPRESS workflow and 5xx', () => {
     expect(after.balances.get('dana')).toBe((before.balances.get('dana') ?? 0) - 1_200);
   });
 
-  it('refuses a forgotten key reused with another body once its order exists (422, not remembered)', async () => {
-    const k = randomUUID();
+  /** POST /orders whose execution dies at DeductBalance: the API answers 503 and the order stays PENDING. */
+  async function abortedPurchase(k: string) {
     const orderId = orderIdFor('dana', k);
-    // The order is created, then the run crashes: the API answers 5xx and forgets the key.
-    faults.add({ orderId, step: 'DeductBalance', write: 'commit', fault: 'transient', times: 100 });
-    const first = await call(saga, {
+    let release!: () => void;
+    const hold = faults.add({
+      orderId,
+      step: 'DeductBalance',
+      write: 'commit',
+      fault: 'hold',
+      gate: new Promise<void>((r) => (release = r)),
+    });
+    const answer = call(saga, {
       path: '/orders',
       token: dana,
       idempotencyKey: k,
       body: { itemId: 'lamp', quantity: 1 },
     });
-    expect(first.status).toBeGreaterThanOrEqual(500);
+    while (hold() === 0) await new Promise((r) => setTimeout(r, 10));
+    [...saga.stateMachine.executions.values()].find((e) => e.record.name === orderId)?.abort();
+    const first = await answer;
+    release();
+    while (hold.settled() === 0) await new Promise((r) => setTimeout(r, 10));
+    return { orderId, first };
+  }
+
+  it('answers a purchase the reconciler ended TIMED_OUT with a final 409, remembered byte for byte', async () => {
+    const k = randomUUID();
+    const { orderId, first } = await abortedPurchase(k);
+    expect(first.status).toBe(503);
+    expect(first.json).toMatchObject({ type: 'https://purchase-saga.dev/problems/workflow-unavailable', orderId });
+
+    offsetMs = 10 * 60_000;
+    const reconciled = await saga.lambdas.get('Reconciler')?.invoke({ orderIds: [orderId] });
+    offsetMs = 0;
+    expect(reconciled?.ok && reconciled.payload).toMatchObject({ errors: [] });
+    const balance = (await snapshot(saga)).balances.get('dana');
+
+    const retries = [];
+    for (let i = 0; i < 3; i++) {
+      retries.push(
+        await call(saga, { path: '/orders', token: dana, idempotencyKey: k, body: { itemId: 'lamp', quantity: 1 } }),
+      );
+    }
+    const [retry, ...replays] = retries;
+    expect(retry?.status).toBe(409);
+    expect(retry?.json).toMatchObject({
+      type: 'https://purchase-saga.dev/problems/purchase-failed',
+      status: 409,
+      orderId,
+      // DeductBalance committed late; the reconciler fenced the next step and rolled back.
+      failedStep: 'ReserveInventorySlots',
+      reason: 'TIMED_OUT',
+    });
+    expect(retry?.headers['location']).toBe(`/v1/orders/${orderId}`);
+    for (const replay of replays) {
+      expect(replay.status).toBe(409);
+      expect(replay.text).toBe(retry?.text);
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+    }
+    const s = await snapshot(saga);
+    expect(s.orders.get(orderId)?.status).toBe('FAILED');
+    expect(s.balances.get('dana')).toBe(balance);
+    expect([...saga.stateMachine.executions.values()].filter((e) => e.record.name === orderId)).toHaveLength(1);
+  });
+
+  it('refuses a forgotten key reused with another body once its order exists (422, not remembered)', async () => {
+    const k = randomUUID();
+    // The order is created, then the run dies: the API answers 503 and forgets the key.
+    const { orderId, first } = await abortedPurchase(k);
+    expect(first.status).toBe(503);
 
     const other = await call(saga, {
       path: '/orders',

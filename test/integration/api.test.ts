@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderIdFor } from '../../lambdas/api/routes/orders.js';
+import { MAX_AMOUNT, StepInput } from '../../lambdas/domain/model.js';
+import { executionInput } from '../../lambdas/saga/orders.js';
 import { mintDevToken } from '../../local/dev-auth.js';
 import type { LocalSaga } from '../../local/saga.js';
 import { call, token } from '../support/api.js';
@@ -218,6 +220,48 @@ describe('API: POST /orders', () => {
     expect(res.json['type']).toBe('https://purchase-saga.dev/problems/item-not-found');
     expect(again.text).toBe(res.text);
     expect(again.headers['idempotent-replayed']).toBe('true');
+  });
+
+  it('refuses a total above the amount bound at once with 422, for any buyer, and creates no order', async () => {
+    await seed(saga, { items: [{ itemId: 'crown', price: MAX_AMOUNT, stock: 5 }] });
+    const before = await snapshot(saga);
+    for (const user of ['alice', 'nobody-with-a-wallet']) {
+      const t = await token(user);
+      const k = key();
+      const body = { itemId: 'crown', quantity: 2 };
+      const res = await call(saga, { path: '/orders', token: t, idempotencyKey: k, body });
+      expect(res.status, user).toBe(422);
+      expect(res.headers['content-type']).toBe(problemJson);
+      expect(res.json).toMatchObject({
+        type: 'https://purchase-saga.dev/problems/amount-too-large',
+        status: 422,
+        detail: `The order total would be ${2 * MAX_AMOUNT}, above the largest amount handled, ${MAX_AMOUNT}`,
+      });
+      const replay = await call(saga, { path: '/orders', token: t, idempotencyKey: k, body });
+      expect(replay.text).toBe(res.text);
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+      expect((await snapshot(saga)).orders.has(orderIdFor(user, k))).toBe(false);
+    }
+    const after = await snapshot(saga);
+    expect(after.orders.size).toBe(before.orders.size);
+    expect(after.events.length).toBe(before.events.length);
+    expect(after.stock.get('crown')).toBe(5);
+
+    // The bound is inclusive and the steps' own: a total of exactly MAX_AMOUNT reaches the saga,
+    // which refuses it on the wallet, not on its input.
+    const k = key();
+    const atBound = await call(saga, {
+      path: '/orders',
+      token: await token('poor'),
+      idempotencyKey: k,
+      body: { itemId: 'crown', quantity: 1 },
+    });
+    expect(atBound.status).toBe(402);
+    expect(atBound.json).toMatchObject({ failedStep: 'DeductBalance', reason: 'InsufficientBalance' });
+    const order = (await snapshot(saga)).orders.get(orderIdFor('poor', k));
+    expect(order?.totalAmount).toBe(MAX_AMOUNT);
+    expect(order && StepInput.safeParse(executionInput(order)).success).toBe(true);
+    expect(order && StepInput.safeParse({ ...executionInput(order), totalAmount: MAX_AMOUNT + 1 }).success).toBe(false);
   });
 
   it.each([
@@ -457,6 +501,32 @@ describe('API: queries and admin', () => {
     expect(bought.json).toMatchObject({ totalAmount: 4_500 });
     const s = await snapshot(saga);
     expect(s.ledger.filter((l) => l['userId'] === 'carol' && l['kind'] === 'TOP_UP')).toHaveLength(1);
+  });
+
+  it('keeps a wallet inside the amount bound: a top-up past it is 422, writes nothing, and leaves the key unused', async () => {
+    const topUp = (idempotencyKey: string, amount: number) =>
+      call(saga, { path: '/admin/users/dave/top-ups', token: admin, idempotencyKey, body: { amount } });
+    const [first, over, later] = [key(), key(), key()];
+    expect((await topUp(first, MAX_AMOUNT - 10)).json).toEqual({ userId: 'dave', balance: MAX_AMOUNT - 10 });
+    const refused = await topUp(over, 11);
+    expect(refused.status).toBe(422);
+    expect(refused.json).toMatchObject({
+      type: 'https://purchase-saga.dev/problems/amount-too-large',
+      detail: `The balance of dave would be ${MAX_AMOUNT + 1}, above the largest amount handled, ${MAX_AMOUNT}`,
+    });
+    // A replay of the first top-up is still a replay, whatever the balance is now.
+    const replay = await topUp(first, MAX_AMOUNT - 10);
+    expect(replay.json).toEqual({ userId: 'dave', balance: MAX_AMOUNT - 10 });
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    // Up to the bound exactly; the refused key was never used, so it can credit later.
+    expect((await topUp(later, 10)).json).toEqual({ userId: 'dave', balance: MAX_AMOUNT });
+    expect((await topUp(over, 1)).status).toBe(422);
+    const s = await snapshot(saga);
+    expect(s.balances.get('dave')).toBe(MAX_AMOUNT);
+    expect(s.ledger.filter((l) => l['userId'] === 'dave').map((l) => l['amount'])).toEqual(
+      expect.arrayContaining([MAX_AMOUNT - 10, 10]),
+    );
+    expect(s.ledger.filter((l) => l['userId'] === 'dave')).toHaveLength(2);
   });
 
   it('refuses admin routes to a user token with 403 and writes nothing', async () => {

@@ -1,4 +1,4 @@
-import { InvalidInput } from '../../domain/errors.js';
+import { AmountOutOfRange, InvalidInput } from '../../domain/errors.js';
 import { Id } from '../../domain/model.js';
 import { grantCoupon, putItem, restockItem, setSlotCapacity, topUpBalance } from '../../saga/admin.js';
 import type { Deps } from '../../saga/deps.js';
@@ -60,7 +60,10 @@ export function adminRoutes(data: Deps<ApiTable>): Route[] {
         const userId = validate(Id, params['userId']);
         validate(NoQuery, event.queryStringParameters ?? {});
         const { amount } = parseBody(event, TopUpBody);
-        const credited = await topUpBalance(data, { userId, amount, topUpId: key.data });
+        const credited = await topUpBalance(data, { userId, amount, topUpId: key.data }).catch((err: unknown) => {
+          if (err instanceof AmountOutOfRange) throw new HttpProblem('amount-too-large', err.message);
+          throw err;
+        });
         if (!credited) {
           const view = await me(data, userId);
           return json(200, { userId, balance: view.balance }, { 'Idempotent-Replayed': 'true' });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
-import { ItemNotFound } from '../../domain/errors.js';
+import { AmountOutOfRange, ItemNotFound } from '../../domain/errors.js';
 import { Id, type Order } from '../../domain/model.js';
 import type { Deps } from '../../saga/deps.js';
 import { createOrder, executionInput } from '../../saga/orders.js';
@@ -168,6 +168,7 @@ async function purchase(deps: OrdersDeps, req: PurchaseRequest): Promise<Respons
     }));
   } catch (err) {
     if (err instanceof ItemNotFound) return problem(new HttpProblem('item-not-found', err.message), req.instance);
+    if (err instanceof AmountOutOfRange) return problem(new HttpProblem('amount-too-large', err.message), req.instance);
     throw err;
   }
   // The key was forgotten after a 5xx, but the order it named exists: the body must match it.
