@@ -1,16 +1,18 @@
 /**
- * `npm start`: run the whole system locally. Options: `--persist` (keep data under .local/),
- * env PORT (default 3000), WORKFLOW_TYPE (EXPRESS or STANDARD). Ctrl-C stops everything.
+ * `npm start`: run the whole system locally. Options: `--persist` (keep data in LOCAL_DATA_DIR,
+ * default .local/dynamodb), env PORT (default 3000), WORKFLOW_TYPE (EXPRESS or STANDARD). Ctrl-C
+ * stops everything.
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { mintDevToken } from './dev-auth.js';
 import { JavaMissing, PortBusy } from './dynamodb-local.js';
-import { DEFAULT_PORT, startLocalSystem } from './system.js';
+import { DEFAULT_DATA_DIR, DEFAULT_PORT, startLocalSystem } from './system.js';
 
 const Env = z.object({
   PORT: z.coerce.number().int().min(1).max(65_535).default(DEFAULT_PORT),
   WORKFLOW_TYPE: z.enum(['EXPRESS', 'STANDARD']).default('EXPRESS'),
+  LOCAL_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
 });
 
 async function main(): Promise<void> {
@@ -21,6 +23,7 @@ async function main(): Promise<void> {
   const system = await startLocalSystem({
     port: env.PORT,
     persist: values.persist,
+    dataDir: env.LOCAL_DATA_DIR,
     stackProps: { workflowType: env.WORKFLOW_TYPE },
   });
 
@@ -43,7 +46,7 @@ async function main(): Promise<void> {
   const token = await mintDevToken({ userId: 'alice', ttlSeconds: 24 * 60 * 60 });
   const curl = `curl -s -X POST ${system.url}/orders -H "Authorization: Bearer ${token}" -H "Content-Type: application/json" -H "Idempotency-Key: demo-0001" -d '{"itemId":"sword","quantity":1,"couponId":"WELCOME"}'`;
   console.log(
-    `Purchase saga ready at ${system.url} (${env.WORKFLOW_TYPE}${values.persist ? ', data kept in .local/' : ''}) | token for alice: ${token} | try: ${curl}`,
+    `Purchase saga ready at ${system.url} (${env.WORKFLOW_TYPE}${values.persist ? `, data kept in ${env.LOCAL_DATA_DIR}` : ''}) | token for alice: ${token} | try: ${curl}`,
   );
 }
 

