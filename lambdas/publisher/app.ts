@@ -186,11 +186,19 @@ export function toCandidate(record: StreamRecord, busName: string): Candidate {
 
 // ---- Handler ---------------------------------------------------------------------------------
 
-const defaultLog = (entry: LogEntry): void => {
-  const line = JSON.stringify({ timestamp: new Date().toISOString(), service: 'publisher', ...entry });
-  if (entry.level === 'INFO') console.log(line);
-  else console.error(line);
-};
+/** The lowest level each POWERTOOLS_LOG_LEVEL lets through, as the other functions' loggers do. */
+const THRESHOLDS: Record<string, number> = { TRACE: 0, DEBUG: 0, INFO: 0, WARN: 1, ERROR: 2, CRITICAL: 3, SILENT: 4 };
+const SEVERITY: Record<LogEntry['level'], number> = { INFO: 0, WARN: 1, ERROR: 2 };
+
+function consoleLog(level: string | undefined): (entry: LogEntry) => void {
+  const threshold = THRESHOLDS[level?.toUpperCase() ?? 'INFO'] ?? 0;
+  return (entry) => {
+    if (SEVERITY[entry.level] < threshold) return;
+    const line = JSON.stringify({ timestamp: new Date().toISOString(), service: 'publisher', ...entry });
+    if (entry.level === 'INFO') console.log(line);
+    else console.error(line);
+  };
+}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -202,7 +210,7 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: PublisherOverri
   const client = overrides.eventBridge ?? new EventBridgeClient({});
   const putAttempts = Math.max(1, overrides.putAttempts ?? 3);
   const baseDelayMs = overrides.retryBaseDelayMs ?? 100;
-  const log = overrides.log ?? defaultLog;
+  const log = overrides.log ?? consoleLog(env['POWERTOOLS_LOG_LEVEL']);
 
   /**
    * Publishes `chunk` (≤ 10 consecutive valid events); retries what PutEvents did not take.

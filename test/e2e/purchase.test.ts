@@ -4,6 +4,7 @@ import type { StackProfile } from '../../infra/stack.js';
 import { orderIdFor } from '../../lambdas/api/routes/orders.js';
 import { MAX_AMOUNT } from '../../lambdas/domain/model.js';
 import { mintDevToken } from '../../local/dev-auth.js';
+import { httpCall, type HttpAnswer, type HttpOptions } from '../support/http.js';
 import { e2eTarget, targetName, type Target } from './target.js';
 
 /**
@@ -23,13 +24,6 @@ const ITEM = id('sword');
 const RARE = id('rare');
 const CROWN = id('crown');
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: Record<string, unknown>;
-}
-
 describe.each(RUNS)(`E2E (${TARGET}, $profile profile)`, ({ profile }) => {
   let target: Target;
   let aliceOrder: string;
@@ -37,29 +31,8 @@ describe.each(RUNS)(`E2E (${TARGET}, $profile profile)`, ({ profile }) => {
   let alice: string;
   let poor: string;
 
-  async function http(
-    method: string,
-    path: string,
-    opts: { token?: string; key?: string; body?: unknown } = {},
-  ): Promise<Answer> {
-    const headers: Record<string, string> = {};
-    if (opts.token) headers['Authorization'] = `Bearer ${opts.token}`;
-    if (opts.key) headers['Idempotency-Key'] = opts.key;
-    if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
-    const res = await fetch(`${target.apiUrl}${path}`, {
-      method,
-      headers,
-      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-    });
-    const text = await res.text();
-    let json: Record<string, unknown> = {};
-    try {
-      json = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      // not JSON
-    }
-    return { status: res.status, headers: res.headers, text, json };
-  }
+  const http = (method: string, path: string, opts: HttpOptions = {}): Promise<HttpAnswer> =>
+    httpCall(target.apiUrl, method, path, opts);
 
   /** A purchase as a client makes it: STANDARD workflows may answer 202, then the order is polled. */
   async function purchase(token: string, body: Record<string, unknown>, key = randomUUID()) {
