@@ -210,7 +210,8 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: PublisherOverri
   const client = overrides.eventBridge ?? new EventBridgeClient({});
   const putAttempts = Math.max(1, overrides.putAttempts ?? 3);
   const baseDelayMs = overrides.retryBaseDelayMs ?? 100;
-  const log = overrides.log ?? consoleLog(env['POWERTOOLS_LOG_LEVEL']);
+  // Falls back to the process environment, as the Powertools Logger of the other functions does.
+  const log = overrides.log ?? consoleLog(env['POWERTOOLS_LOG_LEVEL'] ?? process.env['POWERTOOLS_LOG_LEVEL']);
 
   /**
    * Publishes `chunk` (≤ 10 consecutive valid events); retries what PutEvents did not take.

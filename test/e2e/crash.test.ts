@@ -91,7 +91,6 @@ describe('A crash under load (kill -9, restart with --persist)', () => {
         throttled(() => httpCall(url, 'POST', '/orders', { token: tokens.get(p.userId), key: p.key, body: p.body }));
 
       // 1. The first run, with its shop stocked through the admin API.
-      const before = dynamoDbLocalPids();
       const first = startNpm({ ...process.env, PORT: String(port), LOCAL_DATA_DIR: dataDir }, 'npm', [
         'start',
         '--',
@@ -116,7 +115,7 @@ describe('A crash under load (kill -9, restart with --persist)', () => {
         expect((await Promise.all(setup)).map((a) => a.status).every((s) => s === 200 || s === 201)).toBe(true);
 
         // 2. Load, 8 clients at a time; SIGKILL to the system's Node process after 20 answers.
-        const [jvm] = [...dynamoDbLocalPids()].filter((p) => !before.has(p));
+        const [jvm] = dynamoDbLocalPids(first.child.pid);
         if (jvm === undefined) throw new Error(`No DynamoDB Local:\n${first.output()}`);
         const system = parentOf(jvm);
         const queue = plans();
@@ -143,7 +142,7 @@ describe('A crash under load (kill -9, restart with --persist)', () => {
         );
         expect(crashed()).toBe(true);
         // 3. The JVM goes with it.
-        expect(await until(() => !dynamoDbLocalPids().has(jvm), 15_000)).toBe(true);
+        expect(await until(() => !dynamoDbLocalPids(first.child.pid).has(jvm), 15_000)).toBe(true);
       } finally {
         if (first.child.pid) process.kill(-first.child.pid, 'SIGKILL');
       }

@@ -15,12 +15,12 @@ describe('npm start', () => {
     { timeout: 120_000 },
     async () => {
       const port = await freePort();
-      const before = dynamoDbLocalPids();
       const app = startNpm({ ...process.env, PORT: String(port) });
+      const jvms = () => dynamoDbLocalPids(app.child.pid);
       try {
         const ready = await waitFor(READY, app.output, app.exited, 90_000);
         expect(ready[1]).toBe(`http://localhost:${port}`);
-        expect([...dynamoDbLocalPids()].filter((p) => !before.has(p))).toHaveLength(1);
+        expect(jvms().size).toBe(1);
 
         const res = await fetch(`${ready[1]}/orders`, {
           method: 'POST',
@@ -43,12 +43,11 @@ describe('npm start', () => {
       expect(code === 0 || signal === 'SIGINT').toBe(true);
       await app.drained;
       expect(app.output()).toMatch(/SIGINT: stopping/);
-      expect([...dynamoDbLocalPids()].filter((p) => !before.has(p))).toEqual([]);
+      expect(jvms().size).toBe(0);
     },
   );
 
   it('leaves no JVM behind when its Node process is killed with SIGKILL', { timeout: 120_000 }, async () => {
-    const before = dynamoDbLocalPids();
     const dataDir = mkdtempSync(join(tmpdir(), 'kill9-'));
     const app = startNpm({ ...process.env, PORT: String(await freePort()), LOCAL_DATA_DIR: dataDir }, 'npm', [
       'start',
@@ -57,11 +56,11 @@ describe('npm start', () => {
     ]);
     try {
       await waitFor(READY, app.output, app.exited, 90_000);
-      const [jvm] = [...dynamoDbLocalPids()].filter((p) => !before.has(p));
+      const [jvm] = dynamoDbLocalPids(app.child.pid);
       if (jvm === undefined) throw new Error(`No DynamoDB Local started:\n${app.output()}`);
       // The process that started the JVM is the system's Node process (npm and tsx sit above it).
       process.kill(parentOf(jvm), 'SIGKILL');
-      expect(await until(() => !dynamoDbLocalPids().has(jvm), 10_000)).toBe(true);
+      expect(await until(() => !dynamoDbLocalPids(app.child.pid).has(jvm), 10_000)).toBe(true);
     } finally {
       if (app.child.pid) process.kill(-app.child.pid, 'SIGKILL');
     }
@@ -73,8 +72,7 @@ describe('npm start', () => {
     const stale = spawnDynamoDbLocal({ port: await freePort(), path: dataDir, sharedDb: true, stdio: 'ignore' });
     const stalePid = stale.pid;
     if (stalePid === undefined) throw new Error('DynamoDB Local did not start');
-    const before = dynamoDbLocalPids();
-    expect(before.has(stalePid)).toBe(true);
+    expect(isAlive(stalePid)).toBe(true);
     const app = startNpm({ ...process.env, PORT: String(await freePort()), LOCAL_DATA_DIR: dataDir }, 'npm', [
       'start',
       '--',
@@ -84,13 +82,13 @@ describe('npm start', () => {
       await waitFor(READY, app.output, app.exited, 90_000);
       expect(app.output()).toContain(`Stopped DynamoDB Local (pid ${stalePid}) left running on ${dataDir}`);
       expect(isAlive(stalePid)).toBe(false);
-      expect([...dynamoDbLocalPids()].filter((p) => !before.has(p))).toHaveLength(1);
+      expect(dynamoDbLocalPids(app.child.pid).size).toBe(1);
     } finally {
       if (app.child.pid) process.kill(-app.child.pid, 'SIGINT');
       stale.kill('SIGKILL');
     }
     await app.drained;
-    expect([...dynamoDbLocalPids()].filter((p) => !before.has(p))).toEqual([]);
+    expect(dynamoDbLocalPids(app.child.pid).size).toBe(0);
   });
 
   it('exits non-zero with a clear message when the port is busy', { timeout: 60_000 }, async () => {

@@ -5,14 +5,20 @@ import { REPO_ROOT } from '../../local/template.js';
 /** What `npm start` prints once the system serves: its URL and a token for alice. */
 export const READY = /ready at (http:\/\/localhost:\d+) .*token for alice: (\S+) .*try: curl/;
 
-/** Process ids of the DynamoDB Local JVMs running now (zombies excluded: their arguments are gone). */
-export function dynamoDbLocalPids(): Set<number> {
-  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+/**
+ * Process ids of the DynamoDB Local JVMs running now in process group `group` (a detached child's
+ * pid), so suites running side by side never see each other's JVMs. Zombies are not listed:
+ * their arguments are gone.
+ */
+export function dynamoDbLocalPids(group: number | undefined): Set<number> {
+  const out = execFileSync('ps', ['-eo', 'pid=,pgid=,args='], { encoding: 'utf8' });
   return new Set(
     out
       .split('\n')
       .filter((l) => l.includes('DynamoDBLocal.jar'))
-      .map((l) => Number(l.trim().split(/\s+/)[0])),
+      .map((l) => l.trim().split(/\s+/).map(Number))
+      .filter(([, pgid]) => group !== undefined && pgid === group)
+      .map(([pid]) => pid as number),
   );
 }
 
