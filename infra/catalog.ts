@@ -33,8 +33,6 @@ export interface SagaFunction {
   payments?: boolean;
 }
 
-// Every saga function uses Powertools idempotency (get, put-if-absent, update, delete on throw).
-const IDEMPOTENCY: DynamoAction[] = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'];
 // A forward step checks the order is PENDING and puts its step record and outbox event.
 const ORDERS_FORWARD: DynamoAction[] = ['GetItem', 'PutItem', 'ConditionCheckItem'];
 // A compensation reads the step record, marks it COMPENSATED (or puts a fence) and puts its event.
@@ -45,63 +43,63 @@ export const SAGA_FUNCTIONS: SagaFunction[] = [
     id: 'DeductBalance',
     dir: 'deduct-balance',
     role: 'forward',
-    access: { Accounts: ['UpdateItem', 'PutItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY },
+    access: { Accounts: ['UpdateItem', 'PutItem'], Orders: ORDERS_FORWARD },
   },
   {
     id: 'RefundBalance',
     dir: 'refund-balance',
     role: 'compensation',
-    access: { Accounts: ['UpdateItem', 'PutItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY },
+    access: { Accounts: ['UpdateItem', 'PutItem'], Orders: ORDERS_COMPENSATION },
   },
   {
     id: 'UseCoupon',
     dir: 'use-coupon',
     role: 'forward',
-    access: { Coupons: ['UpdateItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY },
+    access: { Coupons: ['UpdateItem'], Orders: ORDERS_FORWARD },
   },
   {
     id: 'RestoreCoupon',
     dir: 'restore-coupon',
     role: 'compensation',
-    access: { Coupons: ['UpdateItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY },
+    access: { Coupons: ['UpdateItem'], Orders: ORDERS_COMPENSATION },
   },
   {
     id: 'ReserveInventorySlots',
     dir: 'reserve-inventory-slots',
     role: 'forward',
-    access: { Inventory: ['UpdateItem', 'PutItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY },
+    access: { Inventory: ['UpdateItem', 'PutItem'], Orders: ORDERS_FORWARD },
   },
   {
     id: 'ReleaseInventorySlots',
     dir: 'release-inventory-slots',
     role: 'compensation',
-    access: { Inventory: ['UpdateItem', 'DeleteItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY },
+    access: { Inventory: ['UpdateItem', 'DeleteItem'], Orders: ORDERS_COMPENSATION },
   },
   {
     id: 'ReserveStock',
     dir: 'reserve-stock',
     role: 'forward',
-    access: { Catalog: ['UpdateItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY },
+    access: { Catalog: ['UpdateItem'], Orders: ORDERS_FORWARD },
   },
   {
     id: 'RestoreStock',
     dir: 'restore-stock',
     role: 'compensation',
-    access: { Catalog: ['UpdateItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY },
+    access: { Catalog: ['UpdateItem'], Orders: ORDERS_COMPENSATION },
   },
   {
     id: 'ChargePayment',
     dir: 'charge-payment',
     role: 'forward',
     payments: true,
-    access: { Payments: ['GetItem', 'PutItem', 'UpdateItem'], Orders: ORDERS_FORWARD, Idempotency: IDEMPOTENCY },
+    access: { Payments: ['GetItem', 'PutItem', 'UpdateItem'], Orders: ORDERS_FORWARD },
   },
   {
     id: 'RefundPayment',
     dir: 'refund-payment',
     role: 'compensation',
     payments: true,
-    access: { Payments: ['GetItem', 'PutItem', 'UpdateItem'], Orders: ORDERS_COMPENSATION, Idempotency: IDEMPOTENCY },
+    access: { Payments: ['GetItem', 'PutItem', 'UpdateItem'], Orders: ORDERS_COMPENSATION },
   },
   {
     id: 'CompleteOrder',
@@ -110,26 +108,25 @@ export const SAGA_FUNCTIONS: SagaFunction[] = [
     access: {
       Inventory: ['UpdateItem', 'DeleteItem'],
       Orders: ['GetItem', 'PutItem', 'UpdateItem'],
-      Idempotency: IDEMPOTENCY,
     },
   },
   {
     id: 'FenceCompleteOrder',
     dir: 'fence-complete-order',
     role: 'compensation',
-    access: { Orders: ['GetItem', 'PutItem'], Idempotency: IDEMPOTENCY },
+    access: { Orders: ['GetItem', 'PutItem'] },
   },
   {
     id: 'MarkOrderFailed',
     dir: 'mark-order-failed',
     role: 'outcome',
-    access: { Orders: ['GetItem', 'UpdateItem', 'PutItem'], Idempotency: IDEMPOTENCY },
+    access: { Orders: ['GetItem', 'UpdateItem', 'PutItem'] },
   },
   {
     id: 'MarkCompensationFailed',
     dir: 'mark-compensation-failed',
     role: 'outcome',
-    access: { Orders: ['GetItem', 'UpdateItem', 'PutItem'], Idempotency: IDEMPOTENCY },
+    access: { Orders: ['GetItem', 'UpdateItem', 'PutItem'] },
   },
 ];
 

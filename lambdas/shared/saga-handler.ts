@@ -1,8 +1,5 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { BusinessRefusal, InvalidInput, OrderAlreadyCompleted } from '../domain/errors.js';
@@ -11,15 +8,10 @@ import { readTables, type TableVar } from './config.js';
 import { documentClient } from './dynamodb/client.js';
 import { createObservability, type InvocationMetrics } from './observability.js';
 
-/** Step results are kept as long as an HTTP idempotency key: a day. */
-const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
-
 /** What tests and the local stand-in may replace; production uses the defaults. */
 export interface HandlerOverrides {
   /** Client for the step's own reads and writes (tests wrap it to inject faults). */
   ddb?: DynamoDBDocumentClient;
-  /** Client of the Powertools idempotency store. */
-  idempotencyClient?: DynamoDBClient;
   clock?: () => Date;
 }
 
@@ -27,16 +19,18 @@ export type SagaLambda<O> = (event: unknown, context: Context) => Promise<O>;
 
 /**
  * The business metrics of a step's outcome (see saga-metrics.ts). Called only when the step did
- * something in this invocation: a replay (the idempotency store answered, or the step record
- * said it was already done) is counted as IdempotentReplay instead, never twice as a purchase.
+ * something in this invocation: a replay (the step record said it was already done) is counted
+ * as IdempotentReplay instead, never twice as a purchase.
  */
 export type OutcomeMetrics<I, O> = (metrics: InvocationMetrics, input: I, outcome: O, now: Date) => void;
 
 /**
- * Builds a saga Lambda: validate the input with its schema, then run the operation wrapped in
- * Powertools `makeIdempotent` keyed on the orderId (prefix = the step name, so steps of the same
- * order never share a record). The conditional step record inside each operation is the second
- * line of defence, for when an idempotency record has expired or was deleted after a crash.
+ * Builds a saga Lambda: validate the input with its schema, then run the operation. Idempotency
+ * has one line, inside the operation: the conditional step record written in the same
+ * transaction as the step's effect. A duplicate invocation — a Step Functions retry, or one
+ * that arrives while the first still runs or after it died mid-step — either commits first or
+ * finds the record and answers what it says. No lock is held between invocations, so a crashed
+ * one never blocks its retry.
  *
  * Each invocation has its own logger (orderId and correlationId from the input on every line):
  * start and end at INFO with the outcome, a refusal at WARN, any other error at ERROR — and
@@ -59,7 +53,6 @@ export function sagaHandler<
 }): SagaLambda<O> {
   const overrides = options.overrides ?? {};
   const tables = readTables(options.tables, options.env);
-  const { IDEMPOTENCY_TABLE } = readTables(['IDEMPOTENCY_TABLE'], options.env);
   const obs = createObservability(options.env, options.name);
   const ddb = overrides.ddb ?? documentClient(obs.traced(new DynamoDBClient({})));
   const deps = {
@@ -68,26 +61,6 @@ export function sagaHandler<
     clock: overrides.clock ?? (() => new Date()),
     ...(options.extra ? options.extra(options.env, ddb) : ({} as X)),
   } as Deps<K> & X;
-
-  const persistenceStore = new DynamoDBPersistenceLayer({
-    tableName: IDEMPOTENCY_TABLE,
-    awsSdkV3Client: overrides.idempotencyClient ?? obs.traced(new DynamoDBClient({})),
-  });
-  const config = new IdempotencyConfig({
-    eventKeyJmesPath: 'orderId',
-    throwOnNoIdempotencyKey: true,
-    expiresAfterSeconds: IDEMPOTENCY_TTL_SECONDS,
-  });
-  // Set inside the idempotent function: when it did not run, the idempotency store answered.
-  const executed = new AsyncLocalStorage<{ ran: boolean }>();
-  const idempotent = makeIdempotent(
-    async (input: z.infer<S>, _context: Context): Promise<O> => {
-      const marker = executed.getStore();
-      if (marker) marker.ran = true;
-      return options.run(deps, input);
-    },
-    { persistenceStore, config, keyPrefix: options.name },
-  );
 
   return (event, context) =>
     obs.invocation(context, invocationKeys(event), async ({ log, metrics }) => {
@@ -100,10 +73,9 @@ export function sagaHandler<
         throw error;
       }
       log.info('Step started', { step: options.name });
-      const marker = { ran: false };
       let outcome: O;
       try {
-        outcome = await executed.run(marker, () => idempotent(parsed.data, context));
+        outcome = await options.run(deps, parsed.data);
       } catch (err) {
         // A refusal is the saga working as designed (the ASL catches it and compensates), and
         // so is the CompleteOrder fence finding the order completed; anything else is an
@@ -113,15 +85,10 @@ export function sagaHandler<
         else log.error('Step failed', { step: options.name, error: err instanceof Error ? err : String(err) });
         throw err;
       }
-      const replayed = !marker.ran || isReplay(outcome);
+      const replayed = isReplay(outcome);
       if (replayed) metrics.count('IdempotentReplay', { source: options.name });
       else options.metrics?.(metrics, parsed.data, outcome, deps.clock());
-      log.info('Step finished', {
-        step: options.name,
-        outcome,
-        replayed,
-        ...(marker.ran ? {} : { replayedFrom: 'idempotency-store' }),
-      });
+      log.info('Step finished', { step: options.name, outcome, replayed });
       return outcome;
     });
 }

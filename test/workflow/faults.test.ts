@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAGA_FUNCTIONS } from '../../infra/catalog.js';
 import type { ForwardStep } from '../../lambdas/domain/model.js';
+import { createOrder, executionInput } from '../../lambdas/saga/orders.js';
 import type { FunctionId, LocalSaga } from '../../local/saga.js';
 import { faultInjector, type FaultInjector } from '../support/faults.js';
 import {
+  depsOf,
   failuresOf,
   invariantViolations,
   localSaga,
@@ -15,6 +17,7 @@ import {
   seed,
   snapshot,
   startPurchase,
+  eventTypes,
   stepStatuses,
   tasksEntered,
   type ShopSpec,
@@ -131,7 +134,7 @@ describe('Workflow: fault matrix', () => {
       expect(invariantViolations(s, shop)).toEqual([]);
     });
 
-    it('answers a duplicate invocation with the recorded result, with or without its idempotency record', async () => {
+    it('answers duplicate invocations with the recorded result, from the step record alone', async () => {
       const b = await buyer(saga);
       const { order } = await purchase(saga, b);
       const before = await snapshot(saga);
@@ -139,12 +142,10 @@ describe('Workflow: fault matrix', () => {
       const input = { ...order };
 
       const duplicates = await Promise.all([lambda?.invoke(input), lambda?.invoke(input)]);
-      for (const d of duplicates) expect(d).toMatchObject({ ok: true, payload: { step, status: 'COMMITTED' } });
-
-      // The Powertools record gone (expired): the conditional step record still answers.
-      await deleteIdempotencyRecords(saga, step);
-      const late = await lambda?.invoke(input);
-      expect(late).toMatchObject({ ok: true, payload: { step, status: 'COMMITTED', replayed: true } });
+      for (const d of duplicates)
+        expect(d).toMatchObject({ ok: true, payload: { step, status: 'COMMITTED', replayed: true } });
+      // One idempotency line: the steps keep nothing in the API's idempotency table.
+      expect(await idempotencyRecordsOf(saga, step)).toEqual([]);
 
       const after = await snapshot(saga);
       expect(after.balances).toEqual(before.balances);
@@ -154,6 +155,45 @@ describe('Workflow: fault matrix', () => {
       expect(after.providerCharges).toEqual(before.providerCharges);
       expect(after.events.length).toBe(before.events.length);
       expect(invariantViolations(after, shop)).toEqual([]);
+    });
+
+    it('lets a duplicate that arrives while the first invocation is stuck mid-step take effect once', async () => {
+      const b = await buyer(saga);
+      // Every step before this one, committed: the order stands where the stuck invocation is.
+      const { order } = await createOrder(depsOf(saga), b);
+      const input = executionInput(order);
+      await runSteps(saga, input, STEPS.slice(0, STEPS.indexOf(step)));
+      const lambda = saga.lambdas.get(step);
+      let release!: () => void;
+      const hold = faults.add({
+        orderId: b.orderId,
+        step,
+        write: 'commit',
+        fault: 'hold',
+        gate: new Promise<void>((r) => (release = r)),
+      });
+      const stuck = lambda?.invoke(input);
+      while (hold() === 0) await new Promise((r) => setTimeout(r, 10));
+
+      // As if the first had died there: the retry is not blocked by it, and commits.
+      const retry = await lambda?.invoke(input);
+      expect(retry).toMatchObject({ ok: true, payload: { step, status: 'COMMITTED' } });
+      expect(retry?.ok && (retry.payload as { replayed?: boolean }).replayed).not.toBe(true);
+      // The first wakes up: its write loses to the record, and it answers what the record says.
+      release();
+      expect(await stuck).toMatchObject({ ok: true, payload: { step, status: 'COMMITTED', replayed: true } });
+
+      expect(stepStatuses(await snapshot(saga), b.orderId)[step]).toBe('COMMITTED');
+
+      // The rest of the saga, and every effect exactly once (ChargePayment: both invocations
+      // called the provider, with one idempotency key, for one charge).
+      await runSteps(saga, input, STEPS.slice(STEPS.indexOf(step) + 1));
+      const s = await snapshot(saga);
+      expectCompleted(s, b);
+      // Each step publishes its own event type: a second commit would repeat one.
+      const types = eventTypes(s, b.orderId);
+      expect(new Set(types).size).toBe(types.length);
+      expect(invariantViolations(s, shop)).toEqual([]);
     });
 
     it('retries a compensation that fails transiently and still compensates exactly once', async () => {
@@ -271,11 +311,15 @@ describe('Workflow: fences against late forward writes', () => {
   });
 });
 
-async function deleteIdempotencyRecords(saga: LocalSaga, step: string): Promise<void> {
+/** Run forward steps by invoking their functions directly, in order, as the state machine would. */
+async function runSteps(saga: LocalSaga, input: unknown, steps: ForwardStep[]): Promise<void> {
+  for (const step of steps) {
+    const result = await saga.lambdas.get(step)?.invoke(input);
+    if (!result?.ok) throw new Error(`${step} failed: ${JSON.stringify(result)}`);
+  }
+}
+
+async function idempotencyRecordsOf(saga: LocalSaga, step: string): Promise<unknown[]> {
   const { Items = [] } = await saga.ddb.send(new ScanCommand({ TableName: saga.tables.IDEMPOTENCY_TABLE }));
-  await Promise.all(
-    Items.filter((i) => String(i['id']).startsWith(`${step}#`)).map((i) =>
-      saga.ddb.send(new DeleteCommand({ TableName: saga.tables.IDEMPOTENCY_TABLE, Key: { id: i['id'] } })),
-    ),
-  );
+  return Items.filter((i) => String(i['id']).startsWith(`${step}#`));
 }
