@@ -131,7 +131,10 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: ReconcilerOverr
   };
 }
 
-/** Stuck PENDING orders (older than the TTL) and COMPENSATION_FAILED orders whose retry is due. */
+/**
+ * Stuck PENDING orders (older than the TTL), COMPENSATION_FAILED orders whose retry is due, and
+ * orders whose charge is due for a second look at the provider.
+ */
 async function dueOrders(deps: ReconcileDeps, policy: ReconcilePolicy, limit: number): Promise<string[]> {
   const now = deps.clock();
   const cutoff = new Date(now.getTime() - policy.pendingTtlSeconds * 1000).toISOString();
@@ -139,6 +142,7 @@ async function dueOrders(deps: ReconcileDeps, policy: ReconcilePolicy, limit: nu
   const watched: [WatchedStatus, string][] = [
     ['PENDING', cutoff],
     ['COMPENSATION_FAILED', now.toISOString()],
+    ['CHARGE_RECHECK', now.toISOString()],
   ];
   for (const [status, until] of watched) {
     for (let shard = 0; shard < STATUS_SHARDS && ids.length < limit; shard++) {

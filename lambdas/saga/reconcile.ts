@@ -14,7 +14,7 @@ import {
   postponeCompensationRetry,
   resolveCompensationFailed,
 } from './outcome.js';
-import { refundPayment, type PaymentDeps } from './payment.js';
+import { chargeRecheckDue, recheckCharge, refundPayment, type PaymentDeps } from './payment.js';
 import { releaseInventorySlots } from './slots.js';
 import { restoreStock } from './stock.js';
 
@@ -34,7 +34,8 @@ export interface ReconcilePolicy {
   retryMaxSeconds: number;
 }
 
-export type ReconcileAction = 'SKIPPED' | 'COMPLETED' | 'FAILED' | 'COMPENSATION_FAILED' | 'RESOLVED' | 'POSTPONED';
+export type ReconcileAction =
+  'SKIPPED' | 'COMPLETED' | 'FAILED' | 'COMPENSATION_FAILED' | 'RESOLVED' | 'POSTPONED' | 'CHARGE_RECHECKED';
 
 export interface ReconcileOutcome {
   orderId: string;
@@ -55,6 +56,19 @@ export async function reconcileOrder(
     const ageSeconds = (now.getTime() - Date.parse(order.createdAt)) / 1000;
     if (ageSeconds < policy.pendingTtlSeconds) return { orderId, action: 'SKIPPED', detail: 'not stuck yet' };
     return resolveStuckPending(deps, order, policy);
+  }
+  // RefundPayment found no charge and a ChargePayment may have been in flight: ask the provider
+  // again once that invocation has timed out, and refund what it captured.
+  if (await chargeRecheckDue(deps, orderId, now)) {
+    const refund = await recheckCharge(deps, orderId);
+    return {
+      orderId,
+      action: 'CHARGE_RECHECKED',
+      detail:
+        refund.outcome === 'REFUNDED'
+          ? `refunded ${refund.amount} captured after RefundPayment (charge ${refund.chargeId})`
+          : 'no charge',
+    };
   }
   if (order.status === 'COMPENSATION_FAILED') {
     if (!force && order.gsi1sk && order.gsi1sk > now.toISOString())

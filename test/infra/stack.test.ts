@@ -27,6 +27,7 @@ import {
   type PurchaseSagaStackProps,
 } from '../../infra/stack.js';
 import { PROBLEMS, problemTypeUri, type ProblemType } from '../../lambdas/api/problems.js';
+import { CHARGE_RECHECK_AFTER_SECONDS } from '../../lambdas/saga/payment.js';
 import { asArray, projectContext, render } from '../support/cfn.js';
 
 // ---- Template shapes (only what these tests read) --------------------------------------------
@@ -427,6 +428,11 @@ describe('Stack: PurchaseSagaStack', () => {
       expect(logGroup?.Type).toBe('AWS::Logs::LogGroup');
       expect(props(logGroup).RetentionInDays).toBe(30);
     }
+  });
+
+  it('times ChargePayment out well before the reconciler takes a second look at a charge RefundPayment found absent', () => {
+    // A straggling ChargePayment can capture until its timeout; the recheck must come after it.
+    expect(Number(props(fnResource(s, 'ChargePayment')).Timeout) * 2).toBeLessThanOrEqual(CHARGE_RECHECK_AFTER_SECONDS);
   });
 
   it('runs the reconciler every minute, without a reservation, with the payment settings and the pending TTL', () => {

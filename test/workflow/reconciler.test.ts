@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAGA_FUNCTIONS } from '../../infra/catalog.js';
 import type { ForwardStep } from '../../lambdas/domain/model.js';
+import { SimulatedPaymentProvider } from '../../lambdas/payments/simulated.js';
+import type { PaymentProvider } from '../../lambdas/payments/port.js';
+import { CHARGE_RECHECK_AFTER_SECONDS } from '../../lambdas/saga/payment.js';
 import type { LocalSaga } from '../../local/saga.js';
 import { faultInjector, type FaultInjector } from '../support/faults.js';
 import {
@@ -41,11 +44,31 @@ describe('Reconciler', () => {
   let offsetMs = 0;
   const later = (minutes: number) => (offsetMs = minutes * 60_000);
 
+  // ChargePayment's provider waits on `providerStall` wherever a script asks for a delay: a
+  // charge held in flight for as long as a test needs.
+  let providerStall: { reached: boolean; gate: Promise<void> } | undefined;
+  let simulated: SimulatedPaymentProvider | undefined;
+  const stallableProvider: PaymentProvider = {
+    charge: (request) => provider().charge(request),
+    refund: (request) => provider().refund(request),
+  };
+  const provider = () =>
+    (simulated ??= new SimulatedPaymentProvider({
+      ddb: faults.ddb,
+      table: saga.tables.PAYMENTS_TABLE,
+      sleep: async (ms) => {
+        if (!providerStall) return new Promise((r) => setTimeout(r, ms));
+        providerStall.reached = true;
+        return providerStall.gate;
+      },
+    }));
+
   beforeAll(async () => {
     faults = faultInjector();
     saga = await localSaga({
       overrides: {
         ...Object.fromEntries(SAGA_FUNCTIONS.map((f) => [f.id, { ddb: faults.ddb }])),
+        ChargePayment: { ddb: faults.ddb, provider: stallableProvider },
         Reconciler: { ddb: faults.ddb, clock: () => new Date(Date.now() + offsetMs) },
       },
     });
@@ -116,6 +139,56 @@ describe('Reconciler', () => {
       expect(s.providerCharges.filter((c) => c['orderId'] === b.orderId && c['status'] === 'CAPTURED')).toEqual([]);
       expect(eventTypes(s, b.orderId).at(-1)).toBe('ORDER_FAILED');
     }
+    expect(invariantViolations(s, shop)).toEqual([]);
+  });
+
+  it('refunds a charge a straggling ChargePayment captured after RefundPayment fenced it, and died before recording', async () => {
+    const b = await buyer();
+    let release!: () => void;
+    providerStall = { reached: false, gate: new Promise<void>((r) => (release = r)) };
+    await scriptProvider(saga, b.orderId, { delayMs: 1 });
+    // Once the straggler has captured, its step record never gets written: it dies there.
+    const died = faults.add({ orderId: b.orderId, step: 'ChargePayment', write: 'commit', fault: 'transient' });
+    const { execution } = await startPurchase(saga, b);
+    while (!providerStall.reached) await new Promise((r) => setTimeout(r, 10));
+    execution.abort();
+
+    // The reconciler compensates: RefundPayment asks the provider (no charge yet) and fences the step.
+    later(6);
+    expect((await reconcile({ orderIds: [b.orderId] })).outcomes).toEqual({ FAILED: 1 });
+    let s = await snapshot(saga);
+    expect(s.orders.get(b.orderId)).toMatchObject({ status: 'FAILED', failedStep: 'ChargePayment' });
+    expect(stepStatuses(s, b.orderId)['ChargePayment']).toBe('FENCED');
+
+    // The straggler wakes, captures, and dies before it can see the fence.
+    release();
+    while (died() === 0) await new Promise((r) => setTimeout(r, 10));
+    providerStall = undefined;
+    s = await snapshot(saga);
+    expect(s.providerCharges.filter((c) => c['orderId'] === b.orderId)).toMatchObject([{ status: 'CAPTURED' }]);
+    // The gap this closes: money taken for a failed order (and so missing from the wallets' sum).
+    expect(invariantViolations(s, shop)).toEqual([
+      expect.stringMatching(/^money: /),
+      `order ${b.orderId} FAILED but its payment is captured`,
+    ]);
+
+    // Not before the straggler's time is up; then the scheduled run refunds it, once.
+    expect((await reconcile()).outcomes['CHARGE_RECHECKED']).toBeUndefined();
+    later(6 + CHARGE_RECHECK_AFTER_SECONDS / 60 + 1);
+    const runs = await Promise.all([reconcile(), reconcile()]);
+    expect(runs.map((r) => r.outcomes['CHARGE_RECHECKED'] ?? 0).reduce((a, n) => a + n, 0)).toBeGreaterThanOrEqual(1);
+    expect((await reconcile()).outcomes['CHARGE_RECHECKED']).toBeUndefined();
+
+    s = await snapshot(saga);
+    // The provider's ledger: the charge, and its refund.
+    expect(s.providerCharges.filter((c) => c['orderId'] === b.orderId)).toMatchObject([
+      { status: 'REFUNDED', amount: TOTAL },
+    ]);
+    expect(s.balances.get(b.userId)).toBe(BALANCE);
+    expect(s.steps.find((r) => r['orderId'] === b.orderId && r['step'] === 'ChargePayment')).toMatchObject({
+      status: 'FENCED',
+      chargeRecheck: expect.stringMatching(/^REFUNDED /),
+    });
     expect(invariantViolations(s, shop)).toEqual([]);
   });
 

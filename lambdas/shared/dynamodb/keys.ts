@@ -53,13 +53,14 @@ export const EVENT_PREFIX = 'EVENT#';
 
 /**
  * Sparse index `byStatus` on the Orders table: only orders that need watching carry its keys
- * (PENDING until they end; COMPENSATION_FAILED until resolved, sorted by the next attempt), so
- * the reconciler reads exactly the stuck orders. The status is spread over a few shards so a
+ * (PENDING until they end; COMPENSATION_FAILED until resolved, sorted by the next attempt), and
+ * so does a ChargePayment step record whose charge must be checked again at the provider
+ * (CHARGE_RECHECK, sorted by when), so the reconciler reads exactly what needs it. The status is spread over a few shards so a
  * busy shop never writes one hot index partition.
  */
 export const STATUS_INDEX = 'byStatus';
 export const STATUS_SHARDS = 8;
-export type WatchedStatus = 'PENDING' | 'COMPENSATION_FAILED';
+export type WatchedStatus = 'PENDING' | 'COMPENSATION_FAILED' | 'CHARGE_RECHECK';
 
 export function statusShard(orderId: string): number {
   let h = 0;

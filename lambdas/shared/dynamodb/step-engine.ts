@@ -131,6 +131,8 @@ export interface CompensationSpec {
   undo: (record: StepRecord) => TransactItem[];
   event: (record: StepRecord) => OutboxEvent;
   now: string;
+  /** Attributes set on the step record however this compensation ends it (fenced or compensated). */
+  mark?: Record<string, string>;
 }
 
 export type CompensationOutcome =
@@ -154,6 +156,7 @@ export async function compensateStep(
       // The forward step never committed: fence it, so that a forward invocation still in
       // flight (e.g. a Lambda that timed out but keeps running) can never commit later.
       const fence: StepRecord = {
+        ...spec.mark,
         orderId: spec.orderId,
         step: spec.step,
         status: 'FENCED',
@@ -187,16 +190,28 @@ export async function compensateStep(
     }
 
     const undo = spec.undo(record);
+    const marks = Object.entries(spec.mark ?? {});
     const items: TransactItem[] = [
       ...undo,
       {
         Update: {
           TableName: spec.ordersTable,
           Key: key,
-          UpdateExpression: 'SET #status = :compensated, compensatedAt = :now',
+          UpdateExpression: [
+            'SET #status = :compensated, compensatedAt = :now',
+            ...marks.map((_, i) => `#mark${i} = :mark${i}`),
+          ].join(', '),
           ConditionExpression: '#status = :committed',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':compensated': 'COMPENSATED', ':committed': 'COMMITTED', ':now': spec.now },
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            ...Object.fromEntries(marks.map(([name], i) => [`#mark${i}`, name])),
+          },
+          ExpressionAttributeValues: {
+            ':compensated': 'COMPENSATED',
+            ':committed': 'COMMITTED',
+            ':now': spec.now,
+            ...Object.fromEntries(marks.map(([, value], i) => [`:mark${i}`, value])),
+          },
         },
       },
       outboxPut(spec.ordersTable, spec.event(record)),
