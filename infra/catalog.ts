@@ -1,11 +1,20 @@
+import {
+  OUTCOME_FUNCTIONS,
+  SAGA_STEPS,
+  type Access,
+  type DynamoAction,
+  type TableId,
+} from '../lambdas/domain/steps.js';
+
+export type { DynamoAction, TableId };
+
 /**
- * The saga's Lambdas and exactly what each may touch. The stack builds functions, environment
- * and IAM grants from this list; the infra tests assert the template against it; the local
- * stand-in finds each function's code through the `purchase-saga:source` metadata the stack
- * puts on it. Change a step's data access here and in its code, nowhere else.
+ * The saga's Lambdas and exactly what each may touch, derived from the step table
+ * (lambdas/domain/steps.ts), the one place a step is declared. The stack builds functions,
+ * environment and IAM grants from this list; the infra tests assert the template against it; the
+ * local stand-in finds each function's code through the `purchase-saga:source` metadata the stack
+ * puts on it.
  */
-export type TableId =
-  'Accounts' | 'Catalog' | 'Inventory' | 'Coupons' | 'Orders' | 'Payments' | 'Notifications' | 'Idempotency';
 
 /** Env var through which a function learns a table's name. */
 export const TABLE_ENV: Record<TableId, string> = {
@@ -19,115 +28,25 @@ export const TABLE_ENV: Record<TableId, string> = {
   Idempotency: 'IDEMPOTENCY_TABLE',
 };
 
-export type DynamoAction =
-  'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'ConditionCheckItem' | 'Query' | 'Scan';
-
 export interface SagaFunction {
   /** State name in the ASL and prefix of its substitution `${<id>FunctionArn}`. */
   id: string;
   /** Folder under lambdas/ holding app.ts (createHandler) and handler.ts (the Lambda entry). */
   dir: string;
   role: 'forward' | 'compensation' | 'outcome';
-  access: Partial<Record<TableId, DynamoAction[]>>;
+  access: Access;
   /** Needs the payment provider configuration. */
   payments?: boolean;
 }
 
-// A forward step checks the order is PENDING and puts its step record and outbox event.
-const ORDERS_FORWARD: DynamoAction[] = ['GetItem', 'PutItem', 'ConditionCheckItem'];
-// A compensation reads the step record, marks it COMPENSATED (or puts a fence) and puts its event.
-const ORDERS_COMPENSATION: DynamoAction[] = ['GetItem', 'PutItem', 'UpdateItem'];
+const sagaFunction = (
+  fn: { name: string; dir: string; access: Access; payments?: boolean },
+  role: SagaFunction['role'],
+): SagaFunction => ({ id: fn.name, dir: fn.dir, role, access: fn.access, ...(fn.payments ? { payments: true } : {}) });
 
 export const SAGA_FUNCTIONS: SagaFunction[] = [
-  {
-    id: 'DeductBalance',
-    dir: 'deduct-balance',
-    role: 'forward',
-    access: { Accounts: ['UpdateItem', 'PutItem'], Orders: ORDERS_FORWARD },
-  },
-  {
-    id: 'RefundBalance',
-    dir: 'refund-balance',
-    role: 'compensation',
-    access: { Accounts: ['UpdateItem', 'PutItem'], Orders: ORDERS_COMPENSATION },
-  },
-  {
-    id: 'UseCoupon',
-    dir: 'use-coupon',
-    role: 'forward',
-    access: { Coupons: ['UpdateItem'], Orders: ORDERS_FORWARD },
-  },
-  {
-    id: 'RestoreCoupon',
-    dir: 'restore-coupon',
-    role: 'compensation',
-    access: { Coupons: ['UpdateItem'], Orders: ORDERS_COMPENSATION },
-  },
-  {
-    id: 'ReserveInventorySlots',
-    dir: 'reserve-inventory-slots',
-    role: 'forward',
-    access: { Inventory: ['UpdateItem', 'PutItem'], Orders: ORDERS_FORWARD },
-  },
-  {
-    id: 'ReleaseInventorySlots',
-    dir: 'release-inventory-slots',
-    role: 'compensation',
-    access: { Inventory: ['UpdateItem', 'DeleteItem'], Orders: ORDERS_COMPENSATION },
-  },
-  {
-    id: 'ReserveStock',
-    dir: 'reserve-stock',
-    role: 'forward',
-    access: { Catalog: ['UpdateItem'], Orders: ORDERS_FORWARD },
-  },
-  {
-    id: 'RestoreStock',
-    dir: 'restore-stock',
-    role: 'compensation',
-    access: { Catalog: ['UpdateItem'], Orders: ORDERS_COMPENSATION },
-  },
-  {
-    id: 'ChargePayment',
-    dir: 'charge-payment',
-    role: 'forward',
-    payments: true,
-    access: { Payments: ['GetItem', 'PutItem', 'UpdateItem'], Orders: ORDERS_FORWARD },
-  },
-  {
-    id: 'RefundPayment',
-    dir: 'refund-payment',
-    role: 'compensation',
-    payments: true,
-    access: { Payments: ['GetItem', 'PutItem', 'UpdateItem'], Orders: ORDERS_COMPENSATION },
-  },
-  {
-    id: 'CompleteOrder',
-    dir: 'complete-order',
-    role: 'forward',
-    access: {
-      Inventory: ['UpdateItem', 'DeleteItem'],
-      Orders: ['GetItem', 'PutItem', 'UpdateItem'],
-    },
-  },
-  {
-    id: 'FenceCompleteOrder',
-    dir: 'fence-complete-order',
-    role: 'compensation',
-    access: { Orders: ['GetItem', 'PutItem'] },
-  },
-  {
-    id: 'MarkOrderFailed',
-    dir: 'mark-order-failed',
-    role: 'outcome',
-    access: { Orders: ['GetItem', 'UpdateItem', 'PutItem'] },
-  },
-  {
-    id: 'MarkCompensationFailed',
-    dir: 'mark-compensation-failed',
-    role: 'outcome',
-    access: { Orders: ['GetItem', 'UpdateItem', 'PutItem'] },
-  },
+  ...SAGA_STEPS.flatMap((step) => [sagaFunction(step, 'forward'), sagaFunction(step.compensation, 'compensation')]),
+  ...OUTCOME_FUNCTIONS.map((fn) => sagaFunction(fn, 'outcome')),
 ];
 
 /** Metadata key on each AWS::Lambda::Function naming its source folder (read by local/). */
@@ -143,7 +62,7 @@ export const STREAM_TABLES: TableId[] = ['Orders'];
 export interface EdgeFunction {
   id: 'Api' | 'Authorizer';
   dir: string;
-  access: Partial<Record<TableId, DynamoAction[]>>;
+  access: Partial<Record<TableId, readonly DynamoAction[]>>;
 }
 
 export const EDGE_FUNCTIONS: EdgeFunction[] = [
@@ -199,7 +118,7 @@ export const API_ROUTES: ApiRoute[] = [
 export interface EventFunction {
   id: 'Publisher' | 'Notifier' | 'Transmitter';
   dir: string;
-  access: Partial<Record<TableId, DynamoAction[]>>;
+  access: Partial<Record<TableId, readonly DynamoAction[]>>;
 }
 
 export const EVENT_FUNCTIONS: EventFunction[] = [
@@ -231,4 +150,9 @@ export const RECONCILER_FUNCTION = {
     Orders: ['GetItem', 'PutItem', 'UpdateItem', 'Query'],
     Payments: ['GetItem', 'PutItem', 'UpdateItem'],
   },
-} as const satisfies { id: string; dir: string; payments: boolean; access: Partial<Record<TableId, DynamoAction[]>> };
+} as const satisfies {
+  id: string;
+  dir: string;
+  payments: boolean;
+  access: Partial<Record<TableId, readonly DynamoAction[]>>;
+};

@@ -25,7 +25,7 @@ import { EVENT_FUNCTIONS, type DynamoAction, type EventFunction, type TableId } 
 export interface EventFunctionSpec {
   id: EventFunction['id'];
   dir: string;
-  access: Partial<Record<TableId, DynamoAction[]>>;
+  access: Partial<Record<TableId, readonly DynamoAction[]>>;
   environment: Record<string, string>;
   timeout: number;
 }

@@ -334,14 +334,14 @@ export class PurchaseSagaStack extends Stack {
     spec: {
       id: string;
       dir: string;
-      access: Partial<Record<TableId, DynamoAction[]>>;
+      access: Partial<Record<TableId, readonly DynamoAction[]>>;
       environment: Record<string, string>;
       timeout: number;
     },
     tables: Record<TableId, dynamodb.Table>,
     dataRemovalPolicy: RemovalPolicy,
   ): NodejsFunction {
-    const access = Object.entries(spec.access) as [TableId, DynamoAction[]][];
+    const access = Object.entries(spec.access) as [TableId, readonly DynamoAction[]][];
 
     const environment: Record<string, string> = {
       POWERTOOLS_SERVICE_NAME: 'purchase-saga',

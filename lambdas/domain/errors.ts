@@ -5,6 +5,8 @@
  * `errorType`, which is the error's `name`, and a literal survives minification.
  */
 
+import { SAGA_STEPS } from './steps.js';
+
 export abstract class PurchaseError extends Error {
   abstract override readonly name: string;
 }
@@ -181,12 +183,7 @@ export class PaymentProviderTimeout extends PurchaseError {
   override readonly name = 'PaymentProviderTimeout';
 }
 
-/** Names of the refusals each forward step can raise; the ASL catches exactly these per step. */
-export const REFUSALS = {
-  DeductBalance: ['InsufficientBalance'],
-  UseCoupon: ['CouponNotFound', 'CouponAlreadyUsed', 'CouponExpired'],
-  ReserveInventorySlots: ['InventoryFull'],
-  ReserveStock: ['OutOfStock'],
-  ChargePayment: ['PaymentDeclined'],
-  CompleteOrder: [],
-} as const;
+/** Names of the refusals each forward step can raise (from the step table); the ASL catches exactly these per step. */
+export const REFUSALS = Object.fromEntries(SAGA_STEPS.map((s) => [s.name, s.refusals])) as {
+  readonly [S in (typeof SAGA_STEPS)[number] as S['name']]: S['refusals'];
+};

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SAGA_STEPS, type ForwardStep } from './steps.js';
 
 /** Amounts are integer minor units (cents, won); bounded so sums never leave the safe-integer range. */
 export const MAX_AMOUNT = 1_000_000_000_000;
@@ -25,15 +26,9 @@ export const CorrelationId = z
   .max(128)
   .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only');
 
-export const FORWARD_STEPS = [
-  'DeductBalance',
-  'UseCoupon',
-  'ReserveInventorySlots',
-  'ReserveStock',
-  'ChargePayment',
-  'CompleteOrder',
-] as const;
-export type ForwardStep = (typeof FORWARD_STEPS)[number];
+/** The forward steps in order, from the step table. */
+export const FORWARD_STEPS = SAGA_STEPS.map((s) => s.name) as [ForwardStep, ...ForwardStep[]];
+export type { ForwardStep };
 export const ForwardStepName = z.enum(FORWARD_STEPS);
 
 export const ORDER_STATUSES = ['PENDING', 'COMPLETED', 'FAILED', 'COMPENSATION_FAILED'] as const;

@@ -55,7 +55,7 @@ interface PolicyStatement {
 interface CatalogFunction {
   id: string;
   dir: string;
-  access: Partial<Record<TableId, DynamoAction[]>>;
+  access: Partial<Record<TableId, readonly DynamoAction[]>>;
   payments?: boolean;
 }
 const ALL_FUNCTIONS: CatalogFunction[] = [...SAGA_FUNCTIONS, ...EDGE_FUNCTIONS, RECONCILER_FUNCTION];
