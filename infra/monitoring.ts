@@ -12,6 +12,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { SAGA_STEPS } from '../lambdas/domain/steps.js';
 import { METRICS_NAMESPACE, SERVICE_NAME, type MetricName } from '../lambdas/shared/metric-catalog.js';
 import type { DeadLetterQueueId } from './events.js';
 
@@ -58,11 +59,7 @@ export interface MonitoringProps {
  * answer 500 (Api-5xxRate).
  */
 export const ERRORS_ARE_OUTCOMES: readonly string[] = [
-  'DeductBalance',
-  'UseCoupon',
-  'ReserveInventorySlots',
-  'ReserveStock',
-  'ChargePayment',
+  ...SAGA_STEPS.filter((s) => s.refusals.length > 0).map((s) => s.name),
   'Authorizer',
 ];
 /** Functions without an Errors alarm: the above, and FenceCompleteOrder, whose OrderAlreadyCompleted means the purchase succeeded. */

@@ -33,6 +33,8 @@ export interface StepFunction {
 }
 
 export interface SagaStep extends StepFunction {
+  /** What the step does, for the customer: "… failed because of a technical problem while <doing>". */
+  doing: string;
   /** Business refusals: the step changed nothing, so only the steps before it are compensated. */
   refusals: readonly string[];
   /** Runs only when the order has this field (UseCoupon: a coupon). */
@@ -56,6 +58,7 @@ const PROVIDER_FATAL = ['PaymentIdempotencyMismatch', 'PaymentProviderRejected']
 export const SAGA_STEPS = [
   {
     name: 'DeductBalance',
+    doing: 'taking the amount from your balance',
     dir: 'deduct-balance',
     comment: 'Take the order total from the wallet (PAYMENT_RESERVED).',
     refusals: ['InsufficientBalance'],
@@ -72,6 +75,7 @@ export const SAGA_STEPS = [
   },
   {
     name: 'UseCoupon',
+    doing: 'applying your coupon',
     dir: 'use-coupon',
     comment: "Mark the user's coupon USED by this order (COUPON_USED).",
     refusals: ['CouponNotFound', 'CouponAlreadyUsed', 'CouponExpired'],
@@ -89,6 +93,7 @@ export const SAGA_STEPS = [
   },
   {
     name: 'ReserveInventorySlots',
+    doing: 'reserving space in your inventory',
     dir: 'reserve-inventory-slots',
     comment: "Reserve slots in the user's inventory (INVENTORY_RESERVED).",
     refusals: ['InventoryFull'],
@@ -105,6 +110,7 @@ export const SAGA_STEPS = [
   },
   {
     name: 'ReserveStock',
+    doing: 'reserving the item',
     dir: 'reserve-stock',
     comment: "Take the quantity from the item's stock (ITEM_RESERVED).",
     refusals: ['OutOfStock'],
@@ -121,6 +127,7 @@ export const SAGA_STEPS = [
   },
   {
     name: 'ChargePayment',
+    doing: 'processing the payment',
     dir: 'charge-payment',
     comment: 'Charge the payment provider with an idempotency key (PAYMENT_PROCESSED).',
     refusals: ['PaymentDeclined'],
@@ -139,6 +146,7 @@ export const SAGA_STEPS = [
   },
   {
     name: 'CompleteOrder',
+    doing: 'completing the order',
     dir: 'complete-order',
     comment: 'Grant the item and mark the order COMPLETED (ORDER_COMPLETED).',
     refusals: [],

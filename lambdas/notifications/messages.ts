@@ -1,3 +1,4 @@
+import { SAGA_STEPS } from '../domain/steps.js';
 import type { BusEvent } from '../shared/bus-event.js';
 import type { Notification, NotificationKind } from './port.js';
 
@@ -23,15 +24,8 @@ const REASONS: Record<string, string> = {
   PaymentDeclined: 'the payment was declined',
 };
 
-/** What was being done when an unexpected failure struck, per step. */
-const STEPS: Record<string, string> = {
-  DeductBalance: 'taking the amount from your balance',
-  UseCoupon: 'applying your coupon',
-  ReserveInventorySlots: 'reserving space in your inventory',
-  ReserveStock: 'reserving the item',
-  ChargePayment: 'processing the payment',
-  CompleteOrder: 'completing the order',
-};
+/** What was being done when an unexpected failure struck, per step (from the step table). */
+const STEPS: Record<string, string> = Object.fromEntries(SAGA_STEPS.map((s) => [s.name, s.doing]));
 
 export function failureSentence(failedStep: string, reason: string): string {
   const known = REASONS[reason];

@@ -1,5 +1,6 @@
 import { OrderAlreadyCompleted, OrderStateConflict, StepFenced } from '../domain/errors.js';
-import { FORWARD_STEPS, type ForwardStep, type Order, type StepInput } from '../domain/model.js';
+import type { ForwardStep, Order, StepInput } from '../domain/model.js';
+import { SAGA_STEPS, type Compensation } from '../domain/steps.js';
 import { readStepRecord } from '../shared/dynamodb/step-engine.js';
 import type { TableVar } from '../shared/config.js';
 import { refundBalance } from './balance.js';
@@ -78,9 +79,9 @@ export async function reconcileOrder(
   return { orderId, action: 'SKIPPED', detail: `already ${order.status}` };
 }
 
-/** The forward steps this order needs, in order (UseCoupon only with a coupon). */
+/** The forward steps this order needs, in order (an optional step only with its field: UseCoupon with a coupon). */
 function stepsOf(order: Order): ForwardStep[] {
-  return FORWARD_STEPS.filter((s) => s !== 'UseCoupon' || order.couponId !== undefined);
+  return SAGA_STEPS.filter((s) => !('onlyWith' in s) || order[s.onlyWith] !== undefined).map((s) => s.name);
 }
 
 async function resolveStuckPending(
@@ -175,6 +176,16 @@ async function retryCompensations(
   };
 }
 
+/** The operation of each compensation of the step table (the compiler asks for a new step's). */
+const COMPENSATE: Record<Compensation, (deps: ReconcileDeps, input: StepInput) => Promise<unknown>> = {
+  RefundBalance: refundBalance,
+  RestoreCoupon: restoreCoupon,
+  ReleaseInventorySlots: releaseInventorySlots,
+  RestoreStock: restoreStock,
+  RefundPayment: refundPayment,
+  FenceCompleteOrder: fenceCompleteOrder,
+};
+
 /**
  * Every compensation in reverse order, as the state machine runs them: each undoes what its step
  * recorded or fences a step that never committed. Stops at the first failure.
@@ -183,19 +194,14 @@ async function compensateAll(
   deps: ReconcileDeps,
   input: StepInput,
 ): Promise<{ completed: boolean; error?: { step: string; name: string } }> {
-  const chain: [string, () => Promise<unknown>][] = [
-    ['FenceCompleteOrder', () => fenceCompleteOrder(deps, input)],
-    ['RefundPayment', () => refundPayment(deps, input)],
-    ['RestoreStock', () => restoreStock(deps, input)],
-    ['ReleaseInventorySlots', () => releaseInventorySlots(deps, input)],
-    ...(input.couponId
-      ? ([['RestoreCoupon', () => restoreCoupon(deps, input)]] as [string, () => Promise<unknown>][])
-      : []),
-    ['RefundBalance', () => refundBalance(deps, input)],
-  ];
-  for (const [step, run] of chain) {
+  // The step table's order, reversed; an optional step's compensation only when it could have run.
+  const chain = [...SAGA_STEPS]
+    .reverse()
+    .filter((s) => !('onlyWith' in s) || input[s.onlyWith] !== undefined)
+    .map((s) => s.compensation.name);
+  for (const step of chain) {
     try {
-      await run();
+      await COMPENSATE[step](deps, input);
     } catch (err) {
       if (err instanceof OrderAlreadyCompleted) return { completed: true };
       // Recorded on the order (COMPENSATION_FAILED) and retried with backoff; never dropped.
