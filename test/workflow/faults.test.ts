@@ -26,8 +26,9 @@ import {
 
 /**
  * The fault matrix of issue #2, for every step: a transient failure retried to success, a crash
- * after the effect committed, a duplicate invocation, a compensation that fails transiently, and
- * a compensation whose forward step never committed (the fence against a late forward write).
+ * after the effect committed, duplicate invocations (after the commit, while the first is stuck
+ * mid-step, and two starting together), a compensation that fails transiently, and a
+ * compensation whose forward step never committed (the fence against a late forward write).
  * After every case every invariant of DESIGN section 4 is checked.
  */
 const STEPS: ForwardStep[] = [
@@ -193,6 +194,29 @@ describe('Workflow: fault matrix', () => {
       // Each step publishes its own event type: a second commit would repeat one.
       const types = eventTypes(s, b.orderId);
       expect(new Set(types).size).toBe(types.length);
+      expect(invariantViolations(s, shop)).toEqual([]);
+    });
+
+    it('lets two invocations that start together take effect once', async () => {
+      const b = await buyer(saga);
+      const { order } = await createOrder(depsOf(saga), b);
+      const input = executionInput(order);
+      await runSteps(saga, input, STEPS.slice(0, STEPS.indexOf(step)));
+      // ChargePayment: both are at the provider at once, with the one idempotency key.
+      if (step === 'ChargePayment') await scriptProvider(saga, b.orderId, { delayMs: 50 });
+      const lambda = saga.lambdas.get(step);
+
+      const both = await Promise.all([lambda?.invoke(input), lambda?.invoke(input)]);
+      const committed = both.filter((r) => r?.ok);
+      expect(committed.length).toBeGreaterThanOrEqual(1);
+      for (const r of committed) expect(r).toMatchObject({ payload: { step, status: 'COMMITTED' } });
+      // The other either replayed the record or lost a transaction conflict (retried by the state machine).
+      for (const r of both.filter((x) => !x?.ok)) expect(r).toMatchObject({ error: { errorType: 'TransientFault' } });
+      expect(await lambda?.invoke(input)).toMatchObject({ ok: true, payload: { status: 'COMMITTED', replayed: true } });
+
+      await runSteps(saga, input, STEPS.slice(STEPS.indexOf(step) + 1));
+      const s = await snapshot(saga);
+      expectCompleted(s, b);
       expect(invariantViolations(s, shop)).toEqual([]);
     });
 
