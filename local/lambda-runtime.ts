@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
+import { asFunction, type Caller } from './iam.js';
 import type { FunctionSpec } from './template.js';
 import { REPO_ROOT } from './template.js';
 
@@ -45,6 +46,8 @@ export class LocalLambda {
     readonly spec: FunctionSpec,
     readonly arn: string,
     private readonly handler: Handler,
+    /** Its role: the SDK calls it makes are evaluated against these policies (local/iam.ts). */
+    private readonly caller?: Caller,
   ) {}
 
   async invoke(payload: unknown): Promise<Invocation> {
@@ -57,7 +60,8 @@ export class LocalLambda {
     const started = performance.now();
     this.stats.invocations++;
     this.stats.inFlight++;
-    const run = this.handler(event, context);
+    const caller = this.caller;
+    const run = caller ? asFunction(caller, () => this.handler(event, context)) : this.handler(event, context);
     // Billed until the handler settles, even when the caller stopped waiting (a timeout).
     const settle = (failed: boolean) => {
       this.stats.busyMs += performance.now() - started;

@@ -17,6 +17,7 @@ import { startLocalAwsEndpoint, type LocalAwsEndpoint, type LocalStateMachineReg
 import { DEV_JWT_SECRET } from './dev-auth.js';
 import type { LocalEventBus } from './eventbridge.js';
 import { DISABLED_EVENTS, startLocalEvents, type LocalEvents, type LocalEventsOptions } from './events.js';
+import { rolePolicies } from './iam.js';
 import { LocalLambda, loadHandlerFactory } from './lambda-runtime.js';
 import { LocalStateMachine } from './stepfunctions.js';
 import { createTables } from './tables.js';
@@ -71,6 +72,8 @@ export interface LocalSagaOptions {
    * with its local timings; on by default, `false` leaves it off (nothing reads the stream).
    */
   events?: LocalEventsOptions | false;
+  /** Told of every (function, action, resource) a function's role allowed (least-privilege reports). */
+  recordGrantUse?: (functionId: FunctionId, action: string, resource: string) => void;
 }
 
 export interface LocalSaga {
@@ -174,6 +177,25 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
   };
 
   const arnOf = (logicalId: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${prefix}${logicalId}`;
+  // Each function's role, as IAM will evaluate it (local/iam.ts).
+  const arn = (service: string, rest: string) => `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${rest}`;
+  const policies = rolePolicies(
+    template,
+    (logicalId, attribute) => {
+      const type = template.Resources[logicalId]?.Type;
+      if (attribute === 'Ref') return resolveRef(logicalId);
+      if (type === 'AWS::StepFunctions::StateMachine' && attribute === 'Name') return `${prefix}${logicalId}`;
+      if (type === 'AWS::DynamoDB::Table') {
+        const table = arn('dynamodb', `table/${tableName(logicalId)}`);
+        return attribute === 'StreamArn' ? `${table}/stream/local` : table;
+      }
+      if (type === 'AWS::Events::EventBus') return arn('events', `event-bus/${tableName(logicalId)}`);
+      if (type === 'AWS::SQS::Queue') return arn('sqs', tableName(logicalId));
+      if (type === 'AWS::Lambda::Function') return arnOf(logicalId);
+      throw new Error(`Cannot resolve ${logicalId}.${attribute} (${type ?? 'unknown'}) for the local IAM policies`);
+    },
+    { region: LOCAL_REGION, account: LOCAL_ACCOUNT },
+  );
   const lambdas = new Map<FunctionId, LocalLambda>();
   const byArn = new Map<string, LocalLambda>();
   const byLogicalId = new Map<string, LocalLambda>();
@@ -189,7 +211,13 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
     const factory = await loadHandlerFactory(spec.source);
     const handler = factory(spec.env, options.overrides?.[entry.id] ?? {});
     const timeoutSeconds = options.lambdaTimeoutSeconds ?? spec.timeoutSeconds;
-    const lambda = new LocalLambda({ ...spec, timeoutSeconds }, arnOf(spec.logicalId), handler);
+    const lambda = new LocalLambda({ ...spec, timeoutSeconds }, arnOf(spec.logicalId), handler, {
+      functionId: entry.id,
+      statements: policies.get(spec.logicalId) ?? [],
+      ...(options.recordGrantUse
+        ? { record: (action, resource) => options.recordGrantUse?.(entry.id, action, resource) }
+        : {}),
+    });
     lambdas.set(entry.id, lambda);
     byArn.set(lambda.arn, lambda);
     byLogicalId.set(spec.logicalId, lambda);

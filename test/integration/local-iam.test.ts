@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { isAllowed, requestsOf, UnmappedCall, type Statement } from '../../local/iam.js';
+import type { LocalSaga } from '../../local/saga.js';
+import type { CfnTemplate } from '../../local/template.js';
+import { localSaga, purchase, seed, snapshot } from '../support/saga.js';
+
+const WHERE = { region: 'us-east-1', account: '000000000000' };
+const table = (name: string) => `arn:aws:dynamodb:us-east-1:000000000000:table/${name}`;
+
+describe('Local IAM: requests mapped to what IAM evaluates', () => {
+  it('authorises each item of a transaction as its own operation on its own table', () => {
+    const body = {
+      TransactItems: [
+        { Update: { TableName: 'Accounts' } },
+        { Put: { TableName: 'Accounts' } },
+        { ConditionCheck: { TableName: 'Orders' } },
+        { Put: { TableName: 'Orders' } },
+        { Delete: { TableName: 'Inventory' } },
+      ],
+    };
+    expect(requestsOf('DynamoDB_20120810.TransactWriteItems', body, WHERE)).toEqual([
+      { action: 'dynamodb:UpdateItem', resource: table('Accounts') },
+      { action: 'dynamodb:PutItem', resource: table('Accounts') },
+      { action: 'dynamodb:ConditionCheckItem', resource: table('Orders') },
+      { action: 'dynamodb:PutItem', resource: table('Orders') },
+      { action: 'dynamodb:DeleteItem', resource: table('Inventory') },
+    ]);
+  });
+
+  it('authorises a Query on an index against the index ARN, and Step Functions, secrets and buses by ARN', () => {
+    expect(requestsOf('DynamoDB_20120810.Query', { TableName: 'Orders', IndexName: 'byStatus' }, WHERE)).toEqual([
+      { action: 'dynamodb:Query', resource: `${table('Orders')}/index/byStatus` },
+    ]);
+    const machine = 'arn:aws:states:us-east-1:000000000000:stateMachine:M';
+    expect(requestsOf('AWSStepFunctions.StartSyncExecution', { stateMachineArn: machine }, WHERE)).toEqual([
+      { action: 'states:StartSyncExecution', resource: machine },
+    ]);
+    expect(requestsOf('secretsmanager.GetSecretValue', { SecretId: 'jwt' }, WHERE)).toEqual([
+      { action: 'secretsmanager:GetSecretValue', resource: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:jwt' },
+    ]);
+    expect(requestsOf('AWSEvents.PutEvents', { Entries: [{ EventBusName: 'bus' }, {}] }, WHERE)).toEqual([
+      { action: 'events:PutEvents', resource: 'arn:aws:events:us-east-1:000000000000:event-bus/bus' },
+      { action: 'events:PutEvents', resource: 'arn:aws:events:us-east-1:000000000000:event-bus/default' },
+    ]);
+  });
+
+  it('refuses to map a call it does not know, naming it', () => {
+    expect(() => requestsOf('AmazonSQS.SendMessage', {}, WHERE)).toThrow(UnmappedCall);
+    expect(() => requestsOf('DynamoDB_20120810.DescribeTable', { TableName: 'T' }, WHERE)).toThrow(
+      /DynamoDB_20120810.DescribeTable/,
+    );
+  });
+
+  it('evaluates Allow, explicit Deny and wildcards as IAM does', () => {
+    const statements: Statement[] = [
+      { Effect: 'Allow', Action: ['dynamodb:Get*', 'dynamodb:PutItem'], Resource: [table('Orders')] },
+      { Effect: 'Allow', Action: ['dynamodb:Query'], Resource: [`${table('Orders')}/index/*`] },
+      { Effect: 'Deny', Action: ['dynamodb:PutItem'], Resource: ['*'] },
+    ];
+    expect(isAllowed(statements, { action: 'dynamodb:GetItem', resource: table('Orders') })).toBe(true);
+    expect(isAllowed(statements, { action: 'DynamoDB:getitem', resource: table('Orders') })).toBe(true);
+    expect(isAllowed(statements, { action: 'dynamodb:GetItem', resource: table('Payments') })).toBe(false);
+    expect(isAllowed(statements, { action: 'dynamodb:PutItem', resource: table('Orders') })).toBe(false);
+    expect(isAllowed(statements, { action: 'dynamodb:Query', resource: `${table('Orders')}/index/byStatus` })).toBe(
+      true,
+    );
+    expect(isAllowed(statements, { action: 'dynamodb:Query', resource: table('Orders') })).toBe(false);
+  });
+});
+
+/** The synthesized template with one action taken out of one function's role. */
+function withoutGrant(template: CfnTemplate, policyPrefix: string, action: string): CfnTemplate {
+  const copy = JSON.parse(JSON.stringify(template)) as CfnTemplate;
+  const [, policy] = Object.entries(copy.Resources).find(([id]) => id.startsWith(policyPrefix)) ?? [];
+  if (!policy) throw new Error(`No policy ${policyPrefix}`);
+  const doc = policy.Properties?.['PolicyDocument'] as { Statement: { Action: string | string[] }[] };
+  for (const s of doc.Statement) {
+    const actions = ([] as string[]).concat(s.Action).filter((a) => a !== action);
+    s.Action = actions.length > 0 ? actions : ['none:None'];
+  }
+  return copy;
+}
+
+describe('Local IAM: a function whose role lacks a grant fails as on AWS', () => {
+  let saga: LocalSaga;
+  const used: string[] = [];
+  beforeAll(async () => {
+    saga = await localSaga({
+      template: withoutGrant(inject('template'), 'DeductBalanceFunctionServiceRoleDefaultPolicy', 'dynamodb:PutItem'),
+      recordGrantUse: (fn, action, resource) => used.push(`${fn} ${action} ${resource.replace(/^.*:table\//, '')}`),
+    });
+    await seed(saga, {
+      items: [{ itemId: 'gem', price: 100, stock: 5 }],
+      users: [{ userId: 'u1', balance: 1_000, slots: 5 }],
+    });
+  });
+  afterAll(() => saga.close());
+
+  it('answers AccessDeniedException to DeductBalance without dynamodb:PutItem, and nothing is written', async () => {
+    const orderId = `o-${randomUUID()}`;
+    const { run } = await purchase(saga, { orderId, userId: 'u1', itemId: 'gem', quantity: 1 });
+    const s = await snapshot(saga);
+    expect(s.orders.get(orderId)).toMatchObject({ status: 'FAILED', failedStep: 'DeductBalance' });
+    expect(s.orders.get(orderId)?.reason).toBe('AccessDeniedException');
+    expect(s.balances.get('u1')).toBe(1_000);
+    expect(run.status).toBe('SUCCEEDED');
+    // Its compensation and the outcome ran under their own (intact) roles, and were recorded.
+    expect(used.some((u) => u.startsWith('RefundBalance dynamodb:'))).toBe(true);
+    expect(used.some((u) => u.startsWith('MarkOrderFailed dynamodb:UpdateItem'))).toBe(true);
+    expect(used.filter((u) => u.startsWith('DeductBalance dynamodb:PutItem'))).toEqual([]);
+  });
+});
