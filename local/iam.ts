@@ -25,8 +25,10 @@ export interface Statement {
 }
 
 export interface Caller {
-  /** The function's logical id (the role session name in messages). */
+  /** The function's id (the role session name in messages). */
   functionId: string;
+  /** Where the function runs: names without an ARN (a table, a bus) are read as this account's. */
+  where: { region: string; account: string };
   statements: Statement[];
   /** Every (action, resource) this function was allowed, for least-privilege reports. */
   record?: (action: string, resource: string) => void;
@@ -245,7 +247,6 @@ export function requestsOf(target: string, body: Body, where: { region: string; 
 
 // ---- Enforcement at the SDK's HTTP handler ------------------------------------------------------------
 
-const WHERE = { region: 'us-east-1', account: '000000000000' };
 let installed = false;
 
 function installEnforcement(): void {
@@ -258,10 +259,11 @@ function installEnforcement(): void {
     if (!caller) return send.call(this, request, options);
     const target = request.headers['x-amz-target'] ?? request.headers['X-Amz-Target'] ?? '';
     const raw: unknown = request.body;
-    const text = typeof raw === 'string' ? raw : raw instanceof Uint8Array ? Buffer.from(raw).toString('utf8') : '';
+    // The SDK's JSON bodies are Uint8Arrays that warn when used as strings: decode the bytes.
+    const text = typeof raw === 'string' ? raw : raw instanceof Uint8Array ? new TextDecoder().decode(raw) : '';
     let requests: Request[];
     try {
-      requests = requestsOf(target, text ? (JSON.parse(text) as Body) : {}, WHERE);
+      requests = requestsOf(target, text ? (JSON.parse(text) as Body) : {}, caller.where);
     } catch (err) {
       if (!(err instanceof UnmappedCall)) throw err;
       return { response: denied(caller, { action: target, resource: '(unmapped)' }, `unmapped call: ${err.message}`) };
@@ -276,7 +278,7 @@ function installEnforcement(): void {
 
 function denied(caller: Caller, r: Request, why?: string): HttpResponse {
   const message =
-    `User: arn:aws:sts::${WHERE.account}:assumed-role/${caller.functionId}Role/${caller.functionId} is not authorized to perform: ` +
+    `User: arn:aws:sts::${caller.where.account}:assumed-role/${caller.functionId}Role/${caller.functionId} is not authorized to perform: ` +
     `${r.action} on resource: ${r.resource} because no identity-based policy allows the ${r.action} action` +
     (why ? ` (${why})` : '');
   return new HttpResponse({

@@ -213,6 +213,7 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
     const timeoutSeconds = options.lambdaTimeoutSeconds ?? spec.timeoutSeconds;
     const lambda = new LocalLambda({ ...spec, timeoutSeconds }, arnOf(spec.logicalId), handler, {
       functionId: entry.id,
+      where: { region: LOCAL_REGION, account: LOCAL_ACCOUNT },
       statements: policies.get(spec.logicalId) ?? [],
       ...(options.recordGrantUse
         ? { record: (action, resource) => options.recordGrantUse?.(entry.id, action, resource) }
