@@ -136,7 +136,7 @@ export function rolePolicies(
 // ---- Evaluation ---------------------------------------------------------------------------------
 
 /** IAM's wildcards: `*` any run of characters, `?` one. Actions compare without case. */
-function matches(pattern: string, value: string, ignoreCase = false): boolean {
+export function matches(pattern: string, value: string, ignoreCase = false): boolean {
   const source = pattern
     .split('')
     .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))

@@ -17,7 +17,7 @@ import { startLocalAwsEndpoint, type LocalAwsEndpoint, type LocalStateMachineReg
 import { DEV_JWT_SECRET } from './dev-auth.js';
 import type { LocalEventBus } from './eventbridge.js';
 import { DISABLED_EVENTS, startLocalEvents, type LocalEvents, type LocalEventsOptions } from './events.js';
-import { rolePolicies } from './iam.js';
+import { rolePolicies, type Statement } from './iam.js';
 import { LocalLambda, loadHandlerFactory } from './lambda-runtime.js';
 import { LocalStateMachine } from './stepfunctions.js';
 import { createTables } from './tables.js';
@@ -86,6 +86,8 @@ export interface LocalSaga {
   api: LocalApiGateway;
   /** The events pipeline: `drain()` before asserting, `published()`, `queues` (dead letters). */
   events: LocalEvents;
+  /** Each function's role policy statements, resolved to local ARNs, as local/iam.ts evaluates them. */
+  policies: Map<FunctionId, Statement[]>;
   /** Unregister from the shared local AWS endpoint and release clients. */
   close(): Promise<void>;
 }
@@ -129,6 +131,28 @@ export async function stopSharedEndpoint(): Promise<void> {
   const current = shared;
   shared = undefined;
   if (current) await (await current).endpoint.stop();
+}
+
+/**
+ * How a template resource is addressed locally (`Fn::GetAtt` attributes and the ARN-valued
+ * Refs), names being `<prefix><logicalId>` as everywhere in the stand-in.
+ */
+export function localArnResolver(template: CfnTemplate, prefix: string) {
+  const arn = (service: string, rest: string) => `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${rest}`;
+  return (logicalId: string, attribute: string): string => {
+    const type = template.Resources[logicalId]?.Type;
+    const name = `${prefix}${logicalId}`;
+    if (type === 'AWS::DynamoDB::Table' && attribute === 'Arn') return arn('dynamodb', `table/${name}`);
+    if (type === 'AWS::DynamoDB::Table' && attribute === 'StreamArn')
+      return arn('dynamodb', `table/${name}/stream/local`);
+    if (type === 'AWS::StepFunctions::StateMachine' && attribute === 'Name') return name;
+    if (type === 'AWS::StepFunctions::StateMachine') return arn('states', `stateMachine:${name}`);
+    if (type === 'AWS::Events::EventBus' && attribute === 'Arn') return arn('events', `event-bus/${name}`);
+    if (type === 'AWS::SQS::Queue' && attribute === 'Arn') return arn('sqs', name);
+    if (type === 'AWS::Lambda::Function' && attribute === 'Arn') return arn('lambda', `function:${name}`);
+    if (type === 'AWS::SecretsManager::Secret' && attribute === 'Ref') return arn('secretsmanager', `secret:${name}`);
+    throw new Error(`Cannot address ${logicalId}.${attribute} (${type ?? 'unknown'}) locally`);
+  };
 }
 
 export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSaga> {
@@ -178,25 +202,14 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
 
   const arnOf = (logicalId: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${prefix}${logicalId}`;
   // Each function's role, as IAM will evaluate it (local/iam.ts).
-  const arn = (service: string, rest: string) => `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${rest}`;
+  const localArn = localArnResolver(template, prefix);
   const policies = rolePolicies(
     template,
-    (logicalId, attribute) => {
-      const type = template.Resources[logicalId]?.Type;
-      if (attribute === 'Ref') return resolveRef(logicalId);
-      if (type === 'AWS::StepFunctions::StateMachine' && attribute === 'Name') return `${prefix}${logicalId}`;
-      if (type === 'AWS::DynamoDB::Table') {
-        const table = arn('dynamodb', `table/${tableName(logicalId)}`);
-        return attribute === 'StreamArn' ? `${table}/stream/local` : table;
-      }
-      if (type === 'AWS::Events::EventBus') return arn('events', `event-bus/${tableName(logicalId)}`);
-      if (type === 'AWS::SQS::Queue') return arn('sqs', tableName(logicalId));
-      if (type === 'AWS::Lambda::Function') return arnOf(logicalId);
-      throw new Error(`Cannot resolve ${logicalId}.${attribute} (${type ?? 'unknown'}) for the local IAM policies`);
-    },
+    (logicalId, attribute) => (attribute === 'Ref' ? resolveRef(logicalId) : localArn(logicalId, attribute)),
     { region: LOCAL_REGION, account: LOCAL_ACCOUNT },
   );
   const lambdas = new Map<FunctionId, LocalLambda>();
+  const functionPolicies = new Map<FunctionId, Statement[]>();
   const byArn = new Map<string, LocalLambda>();
   const byLogicalId = new Map<string, LocalLambda>();
   const catalog: { id: FunctionId; dir: string }[] = [
@@ -220,6 +233,7 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
         : {}),
     });
     lambdas.set(entry.id, lambda);
+    functionPolicies.set(entry.id, policies.get(spec.logicalId) ?? []);
     byArn.set(lambda.arn, lambda);
     byLogicalId.set(spec.logicalId, lambda);
   }
@@ -264,6 +278,7 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
     stateMachineType: machine.type,
     api,
     events,
+    policies: functionPolicies,
     async close() {
       await events.stop();
       aws.machines.delete(stateMachineArn);

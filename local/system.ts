@@ -31,6 +31,8 @@ export interface LocalSystemOptions {
   overrides?: LocalSagaOptions['overrides'];
   /** How long a client may take to send a request (default REQUEST_TIMEOUT_MS); then 408. */
   requestTimeoutMs?: number;
+  /** See LocalSagaOptions.recordGrantUse (tests collect what each role was allowed). */
+  recordGrantUse?: LocalSagaOptions['recordGrantUse'];
 }
 
 export interface LocalSystem {
@@ -75,6 +77,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ...(options.stackProps ? { stackProps: options.stackProps } : {}),
       ...(options.tablePrefix ? { tablePrefix: options.tablePrefix } : {}),
       ...(options.overrides ? { overrides: options.overrides } : {}),
+      ...(options.recordGrantUse ? { recordGrantUse: options.recordGrantUse } : {}),
     });
     if (options.seed ?? true) await seedDemo({ ddb: saga.ddb, tables: saga.tables, clock: () => new Date() });
 

@@ -141,7 +141,8 @@ export const SAGA_STEPS = [
       fatal: [...COMPENSATION_FATAL, ...PROVIDER_FATAL],
       timeoutSeconds: 40,
       payments: true,
-      access: { Payments: ['GetItem', 'PutItem', 'UpdateItem'], Orders: ORDERS_COMPENSATION },
+      // Reads and updates the payment record; the simulated provider updates its charge.
+      access: { Payments: ['GetItem', 'UpdateItem'], Orders: ORDERS_COMPENSATION },
     },
   },
   {

@@ -6,6 +6,7 @@ import { orderIdFor } from '../../lambdas/api/routes/orders.js';
 import { mintDevToken } from '../../local/dev-auth.js';
 import { freePort } from '../../local/dynamodb-local.js';
 import { startLocalSystem, type LocalSystem } from '../../local/system.js';
+import { recordGrantUse } from '../support/grant-use.js';
 import { httpCall, type HttpAnswer } from '../support/http.js';
 import { dynamoDbLocalPids, parentOf, READY, startNpm, until, waitFor } from '../support/processes.js';
 import { invariantViolations, snapshot, type ShopSpec } from '../support/saga.js';
@@ -157,6 +158,7 @@ describe('A crash under load (kill -9, restart with --persist)', () => {
           dataDir,
           stackProps: { pendingTtlSeconds: TTL_SECONDS },
           reconcileEveryMs: 1_000,
+          recordGrantUse,
         });
         const all = plans();
         const notYetFinal: Record<string, number> = {};

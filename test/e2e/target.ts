@@ -9,6 +9,7 @@ import { scriptPaymentProvider, type PaymentScript } from '../../lambdas/payment
 import { mintDevToken } from '../../local/dev-auth.js';
 import { freePort } from '../../local/dynamodb-local.js';
 import { startLocalSystem } from '../../local/system.js';
+import { recordGrantUse } from '../support/grant-use.js';
 import { REPO_ROOT } from '../../local/template.js';
 import type { StackProfile } from '../../infra/stack.js';
 
@@ -79,6 +80,7 @@ export async function e2eTarget(name: TargetName, profile: StackProfile = 'aws')
       dynamoEndpoint: inject('dynamoEndpoint'),
       tablePrefix: `e2e${Date.now()}-`,
       stackProps: { profile },
+      recordGrantUse,
     });
     const tables = system.saga.tables;
     return {

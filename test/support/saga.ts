@@ -9,6 +9,7 @@ import { createOrder, executionInput } from '../../lambdas/saga/orders.js';
 import type { Order } from '../../lambdas/domain/model.js';
 import type { TableVar } from '../../lambdas/shared/config.js';
 import { scriptPaymentProvider, type PaymentScript } from '../../lambdas/payments/simulated.js';
+import { recordGrantUse } from './grant-use.js';
 
 /**
  * A fresh saga on the shared DynamoDB Local: its own tables (unique prefix), the template the
@@ -23,6 +24,7 @@ export async function localSaga(options: Partial<LocalSagaOptions> = {}): Promis
     tablePrefix: `t${randomUUID().slice(0, 8)}-`,
     retryIntervalMs: 5,
     events: false,
+    recordGrantUse,
     ...options,
   });
 }

@@ -290,6 +290,35 @@ describe('Workflow: a compensation that keeps failing', () => {
         (v) => v.startsWith('ledger') || v.startsWith('slots: u') || v.startsWith('payment'),
       ),
     ).toEqual([]);
+
+    // A duplicate of the last task (a retry after a lost answer) reads the order and replays.
+    const order = s.orders.get(b.orderId);
+    if (!order) throw new Error('no order');
+    const duplicate = await saga.lambdas.get('MarkCompensationFailed')?.invoke({
+      ...executionInput(order),
+      failure: { step: 'ChargePayment', error: { Error: 'PaymentDeclined' } },
+      compensation: { step: 'RestoreStock', error: { Error: 'ProvisionedThroughputExceededException' } },
+    });
+    expect(duplicate).toMatchObject({ ok: true, payload: { status: 'COMPENSATION_FAILED', replayed: true } });
+    expect(eventTypes(await snapshot(saga), b.orderId)).toEqual(eventTypes(s, b.orderId));
+  });
+
+  it('answers a duplicate MarkOrderFailed with the recorded outcome, changing nothing', async () => {
+    const b = await buyer(saga);
+    await scriptProvider(saga, b.orderId, { decline: 'card_declined' });
+    const { order } = await purchase(saga, b);
+    const before = await snapshot(saga);
+    const duplicate = await saga.lambdas.get('MarkOrderFailed')?.invoke({
+      ...executionInput(order),
+      failure: { step: 'ChargePayment', error: { Error: 'PaymentDeclined' } },
+    });
+    expect(duplicate).toMatchObject({
+      ok: true,
+      payload: { status: 'FAILED', failedStep: 'ChargePayment', reason: 'PaymentDeclined', replayed: true },
+    });
+    const after = await snapshot(saga);
+    expect(after.orders.get(b.orderId)).toEqual(before.orders.get(b.orderId));
+    expect(eventTypes(after, b.orderId)).toEqual(eventTypes(before, b.orderId));
   });
 });
 
