@@ -169,7 +169,8 @@ export async function stopJvmsHolding(dbPath: string): Promise<number[]> {
   return stale;
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this id exists (a zombie counts until it is reaped). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -178,15 +178,13 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
   ) as Tables;
 
   const machine = stateMachineOf(template);
-  const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${prefix}${machine.logicalId}`;
+  // One naming of local ARNs, shared with the IAM policies below.
+  const localArn = localArnResolver(template, prefix);
+  const stateMachineArn = localArn(machine.logicalId, 'Ref');
   // The template's one secret is the JWT signing key: locally it holds the development key that
   // `npm run token` signs with. Registered under a per-stack name.
-  const secretArns = new Map<string, string>();
   for (const [logicalId, r] of Object.entries(template.Resources)) {
-    if (r.Type !== 'AWS::SecretsManager::Secret') continue;
-    const name = `${prefix}${logicalId}`;
-    aws.secrets.set(name, DEV_JWT_SECRET);
-    secretArns.set(logicalId, `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:${name}`);
+    if (r.Type === 'AWS::SecretsManager::Secret') aws.secrets.set(`${prefix}${logicalId}`, DEV_JWT_SECRET);
   }
   const resolveRef = (logicalId: string): string => {
     const type = template.Resources[logicalId]?.Type;
@@ -195,14 +193,12 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
     // Buses and queues are named like tables (prefix + logical id); a queue's Ref is its URL.
     if (type === 'AWS::Events::EventBus') return tableName(logicalId);
     if (type === 'AWS::SQS::Queue') return `${aws.endpoint.url}/${LOCAL_ACCOUNT}/${tableName(logicalId)}`;
-    const secret = secretArns.get(logicalId);
-    if (secret) return secret;
+    if (type === 'AWS::SecretsManager::Secret') return localArn(logicalId, 'Ref');
     throw new Error(`Cannot resolve Ref ${logicalId} (${type ?? 'unknown'}) locally`);
   };
 
-  const arnOf = (logicalId: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${prefix}${logicalId}`;
+  const arnOf = (logicalId: string) => localArn(logicalId, 'Arn');
   // Each function's role, as IAM will evaluate it (local/iam.ts).
-  const localArn = localArnResolver(template, prefix);
   const policies = rolePolicies(
     template,
     (logicalId, attribute) => (attribute === 'Ref' ? resolveRef(logicalId) : localArn(logicalId, attribute)),

@@ -8,7 +8,7 @@ import { freePort } from '../../local/dynamodb-local.js';
 import { startLocalSystem, type LocalSystem } from '../../local/system.js';
 import { recordGrantUse } from '../support/grant-use.js';
 import { httpCall, type HttpAnswer } from '../support/http.js';
-import { dynamoDbLocalPids, parentOf, READY, startNpm, until, waitFor } from '../support/processes.js';
+import { dynamoDbLocalPids, parentOf, READY, startNpmPersisted, until, waitFor } from '../support/processes.js';
 import { invariantViolations, snapshot, type ShopSpec } from '../support/saga.js';
 
 /**
@@ -92,11 +92,7 @@ describe('A crash under load (kill -9, restart with --persist)', () => {
         throttled(() => httpCall(url, 'POST', '/orders', { token: tokens.get(p.userId), key: p.key, body: p.body }));
 
       // 1. The first run, with its shop stocked through the admin API.
-      const first = startNpm({ ...process.env, PORT: String(port), LOCAL_DATA_DIR: dataDir }, 'npm', [
-        'start',
-        '--',
-        '--persist',
-      ]);
+      const first = startNpmPersisted(port, dataDir);
       const answeredBeforeCrash = new Map<string, HttpAnswer>();
       try {
         await waitFor(READY, first.output, first.exited, 90_000);

