@@ -410,11 +410,11 @@ function report(args: Args, ceiling: Ceiling, results: TypeResult[]): string {
         ['state transitions', ...phases.map(([, pc]) => per(pc, pc.stateTransitions))],
         ['Lambda invocations', ...phases.map(([, pc]) => per(pc, sum(pc, 'invocations')))],
         ...fnIds.map((id) => [
-          `  ${id}: invocations, ms busy each, DynamoDB calls`,
+          `  ${id}: invocations, ms busy each, DynamoDB calls, WRU`,
           ...phases.map(([, pc]) => {
             const fc = pc.functions[id];
             return fc
-              ? `${per(pc, fc.invocations)}  ${f1(fc.busyMs / fc.invocations)}  ${per(pc, pc.dynamoByFunction[id]?.calls ?? 0)}`
+              ? `${per(pc, fc.invocations)}  ${f1(fc.busyMs / fc.invocations)}  ${per(pc, pc.dynamoByFunction[id]?.calls ?? 0)}  ${per(pc, pc.dynamoByFunction[id]?.billedWriteUnits ?? 0)}`
               : '-';
           }),
         ]),

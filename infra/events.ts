@@ -53,17 +53,20 @@ export type DeadLetterQueueId = 'PublisherDlq' | 'NotifierDlq' | 'TransmissionDl
 /** What landed in each dead-letter queue and what to do about it (the alarm descriptions). */
 export const DEAD_LETTER_GUIDANCE: Record<DeadLetterQueueId, string> = {
   PublisherDlq:
-    "Outbox events were not published to the bus: each message names the Orders stream shard and sequence range of a batch the Publisher kept failing on after its retries (not the events themselves). Read the Publisher logs for the error and fix it; then, within 24 h, read those stream records (GetShardIterator AT_SEQUENCE_NUMBER) and put their events on the bus, or after 24 h rebuild them from the orders' EVENT# items (consumers deduplicate on eventId); then delete the messages.",
+    "Outbox events were not published to the bus: each message names the Orders stream shard and sequence range of a batch the Publisher kept failing on after its retries (not the events themselves). Read the Publisher logs for the error and fix it; then, within 24 h, read those stream records (GetShardIterator AT_SEQUENCE_NUMBER) and put their events on the bus, or after 24 h rebuild them from the `events` maps of the orders' items (an entry per event: its time and payload fields; consumers deduplicate on eventId); then delete the messages.",
   NotifierDlq:
     'Notifications were not sent: each message is an event EventBridge could not deliver to the Notifier, or the record of an invocation that still failed after its retries (the event is its requestPayload). Read the Notifier logs, fix the cause (e.g. the SNS topic or its permissions), then put the events on the bus again (the Notifier deduplicates on eventId) and delete the messages.',
   TransmissionDlq:
     'Completed orders were not transmitted: the Transmitter failed on each message 5 times. Check the external endpoint and the Transmitter logs, fix the cause, then start a DLQ redrive back to the TransmissionQueue (the Transmitter deduplicates on eventId).',
 };
 
-/** The outbox records the Publisher is invoked with: inserts of `EVENT#...` items. */
+/**
+ * The records the Publisher is invoked with: inserts and updates, the writes that can add an
+ * event to an item's `events` map (which ones do, it decides from the old and new images);
+ * never the TTL's removals.
+ */
 export const OUTBOX_FILTER: Record<string, unknown> = {
-  eventName: FilterRule.isEqual('INSERT'),
-  dynamodb: { Keys: { sk: { S: FilterRule.beginsWith('EVENT#') } } },
+  eventName: FilterRule.or('INSERT', 'MODIFY'),
 };
 
 export class EventsPipeline extends Construct {

@@ -46,9 +46,9 @@ export interface SagaStep extends StepFunction {
   };
 }
 
-// A forward step checks the order is PENDING and puts its step record and outbox event.
+// A forward step checks the order is PENDING and puts its step record, which carries its event.
 const ORDERS_FORWARD: readonly DynamoAction[] = ['GetItem', 'PutItem', 'ConditionCheckItem'];
-// A compensation reads the step record, marks it COMPENSATED (or puts a fence) and puts its event.
+// A compensation reads the step record and marks it COMPENSATED with its event (or puts a fence).
 const ORDERS_COMPENSATION: readonly DynamoAction[] = ['GetItem', 'PutItem', 'UpdateItem'];
 // Errors no retry can fix, for every forward step and every compensation.
 const FORWARD_FATAL = ['StepFenced', 'OrderStateConflict', 'InvalidInput'] as const;
@@ -179,7 +179,7 @@ export const OUTCOME_FUNCTIONS = [
       'Every compensation ran: the order ends FAILED with failedStep and reason (ORDER_FAILED). The execution itself succeeds.',
     fatal: ['OrderStateConflict', 'InvalidInput'],
     timeoutSeconds: 30,
-    access: { Orders: ['GetItem', 'UpdateItem', 'PutItem'] },
+    access: { Orders: ['GetItem', 'UpdateItem'] },
   },
   {
     name: 'MarkCompensationFailed',
@@ -187,7 +187,7 @@ export const OUTCOME_FUNCTIONS = [
     comment: 'A compensation failed for good: the order ends COMPENSATION_FAILED for an operator and the reconciler.',
     fatal: ['OrderStateConflict', 'InvalidInput'],
     timeoutSeconds: 30,
-    access: { Orders: ['GetItem', 'UpdateItem', 'PutItem'] },
+    access: { Orders: ['GetItem', 'UpdateItem'] },
   },
 ] as const satisfies readonly StepFunction[];
 

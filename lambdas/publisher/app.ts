@@ -9,20 +9,20 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBBatchResponse } from 'aws-lambda';
 import { z } from 'zod';
 import { InvalidInput, PurchaseError } from '../domain/errors.js';
-import { EVENT_SOURCE, EVENT_TYPES } from '../domain/events.js';
-import { Id, IsoTimestamp } from '../domain/model.js';
+import { EVENT_SOURCE, type OutboxEvent } from '../domain/events.js';
 import { readEnv } from '../shared/config.js';
-import { EVENT_PREFIX } from '../shared/dynamodb/keys.js';
+import { addedEvents } from '../shared/dynamodb/outbox.js';
 
 /**
  * The outbox publisher: the Orders table's stream (through its event source mapping) -> the
  * custom EventBridge bus.
  *
- * Every INSERT of an `EVENT#...` item (an outbox event, written in the same transaction as the
- * change it describes) becomes one PutEvents entry: `Source` = EVENT_SOURCE, `DetailType` = the
- * event's type, `Detail` = `{eventId, type, orderId, userId, timestamp, payload}`. Nothing else is
- * ever published: MODIFY and REMOVE records and items that are not outbox events are skipped (the
- * mapping's filter already drops them; this is the second line).
+ * Every event a stream record adds to an item's `events` map (written by the very write the event
+ * describes: lambdas/shared/dynamodb/outbox.ts) becomes one PutEvents entry: `Source` =
+ * EVENT_SOURCE, `DetailType` = the event's type, `Detail` = `{eventId, type, orderId, userId,
+ * timestamp, payload}`. Nothing else is ever published: REMOVE records, and INSERT or MODIFY
+ * records that add no event (an order changing status, a step record marked for a recheck),
+ * publish nothing.
  *
  * Delivery is AT LEAST ONCE, attempted in stream order per shard (one batch at a time):
  * - entries PutEvents did not accept (FailedEntryCount) are retried here a few times (entries
@@ -31,7 +31,7 @@ import { EVENT_PREFIX } from '../shared/dynamodb/keys.js';
  * - still failing, the function answers `batchItemFailures` with the sequence number of the first
  *   record not published, so the mapping retries from there (ReportBatchItemFailures): records
  *   after it are published again on the retry even if PutEvents took them the first time;
- * - a record that can never be published (not a valid outbox event, or an entry EventBridge
+ * - a record that can never be published (its events cannot be read, or an entry EventBridge
  *   rejects as malformed) is reported the same way; when it heads the batch the function throws
  *   instead, so the mapping bisects the batch until the record is alone and, after its retries,
  *   sends it to the on-failure queue (PublisherDlq) while every other record goes through.
@@ -96,6 +96,7 @@ const StreamRecord = z
       .object({
         Keys: AttributeMap.optional(),
         NewImage: AttributeMap.optional(),
+        OldImage: AttributeMap.optional(),
         SequenceNumber: z.string().min(1),
       })
       .loose(),
@@ -104,21 +105,6 @@ const StreamRecord = z
 type StreamRecord = z.infer<typeof StreamRecord>;
 
 const DynamoDBStreamEvent = z.object({ Records: z.array(StreamRecord) }).loose();
-
-/** An outbox item as the saga writes it (lambdas/domain/events.ts), with its keys. */
-export const OutboxItem = z
-  .object({
-    pk: z.string().startsWith('ORDER#'),
-    sk: z.string().startsWith(EVENT_PREFIX),
-    eventId: z.string().min(1).max(512),
-    type: z.enum(EVENT_TYPES),
-    qualifier: z.string().min(1).optional(),
-    orderId: Id,
-    userId: Id,
-    timestamp: IsoTimestamp,
-    payload: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
-  })
-  .loose();
 
 /** What consumers find in `detail`. */
 export interface EventDetail {
@@ -134,35 +120,11 @@ type Candidate =
   | { sequenceNumber: string; eventId: string; entry: PutEventsRequestEntry; bytes: number }
   | { sequenceNumber: string; rejected: string };
 
-function isOutboxInsert(record: StreamRecord): boolean {
-  const sk = record.dynamodb.Keys?.['sk'];
-  return (
-    record.eventName === 'INSERT' &&
-    sk !== undefined &&
-    'S' in sk &&
-    typeof sk.S === 'string' &&
-    sk.S.startsWith(EVENT_PREFIX)
-  );
-}
-
 function issues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
 }
 
-/** The PutEvents entry for one outbox INSERT, or why there cannot be one. */
-export function toCandidate(record: StreamRecord, busName: string): Candidate {
-  const sequenceNumber = record.dynamodb.SequenceNumber;
-  const image = record.dynamodb.NewImage;
-  if (!image) return { sequenceNumber, rejected: 'the record has no NewImage (the stream must carry new images)' };
-  let item: unknown;
-  try {
-    item = unmarshall(image);
-  } catch (err) {
-    return { sequenceNumber, rejected: `NewImage cannot be read: ${err instanceof Error ? err.message : String(err)}` };
-  }
-  const parsed = OutboxItem.safeParse(item);
-  if (!parsed.success) return { sequenceNumber, rejected: `not an outbox event: ${issues(parsed.error)}` };
-  const e = parsed.data;
+function entryOf(sequenceNumber: string, e: OutboxEvent, busName: string): Candidate {
   const detail: EventDetail = {
     eventId: e.eventId,
     type: e.type,
@@ -182,6 +144,26 @@ export function toCandidate(record: StreamRecord, busName: string): Candidate {
   if (bytes > MAX_PUT_BYTES)
     return { sequenceNumber, rejected: `the event is ${bytes} bytes; EventBridge takes at most ${MAX_PUT_BYTES}` };
   return { sequenceNumber, eventId: e.eventId, entry, bytes };
+}
+
+/** The PutEvents entries for the events one stream record adds (none for most), or why there cannot be any. */
+export function toCandidates(record: StreamRecord, busName: string): Candidate[] {
+  const sequenceNumber = record.dynamodb.SequenceNumber;
+  if (record.eventName === 'REMOVE') return [];
+  const image = record.dynamodb.NewImage;
+  if (!image) return [{ sequenceNumber, rejected: 'the record has no NewImage (the stream must carry new images)' }];
+  if (record.eventName === 'MODIFY' && !record.dynamodb.OldImage)
+    return [{ sequenceNumber, rejected: 'the record has no OldImage (the stream must carry old images)' }];
+  try {
+    const old = record.dynamodb.OldImage;
+    return addedEvents(unmarshall(image), old ? unmarshall(old) : undefined).map((e) =>
+      entryOf(sequenceNumber, e, busName),
+    );
+  } catch (err) {
+    return [
+      { sequenceNumber, rejected: `its events cannot be read: ${err instanceof Error ? err.message : String(err)}` },
+    ];
+  }
 }
 
 // ---- Handler ---------------------------------------------------------------------------------
@@ -268,7 +250,7 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: PublisherOverri
     const records = parsed.data.Records;
     const head = records[0]?.dynamodb.SequenceNumber;
 
-    const candidates = records.filter(isOutboxInsert).map((r) => toCandidate(r, EVENT_BUS_NAME));
+    const candidates = records.flatMap((r) => toCandidates(r, EVENT_BUS_NAME));
 
     /** Stop at this record: the mapping retries from it (or, when it heads the batch and can never succeed, bisects). */
     const failAt = (sequenceNumber: string, rejected: boolean, why: string): DynamoDBBatchResponse => {

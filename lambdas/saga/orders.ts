@@ -1,9 +1,10 @@
-import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { AmountOutOfRange, ItemNotFound } from '../domain/errors.js';
 import { outboxEvent } from '../domain/events.js';
 import { Amount, MAX_AMOUNT, orderTotal, type Order } from '../domain/model.js';
 import { keys, statusIndexKey } from '../shared/dynamodb/keys.js';
-import { outboxPut } from '../shared/dynamodb/step-engine.js';
+import { carrying } from '../shared/dynamodb/outbox.js';
+import { isConditionFailed } from '../shared/dynamodb/step-engine.js';
 import { getOrder } from './outcome.js';
 import { isoNow, type Deps } from './deps.js';
 
@@ -53,33 +54,29 @@ export async function createOrder(deps: OrderDeps, input: NewOrder): Promise<{ o
     createdAt: now,
     updatedAt: now,
   };
+  const created = outboxEvent('ORDER_CREATED', order, now, {
+    itemId: order.itemId,
+    quantity: order.quantity,
+    totalAmount: order.totalAmount,
+    discount: order.discount,
+  });
   try {
     await deps.ddb.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Put: {
-              TableName: deps.tables.ORDERS_TABLE,
-              // Watched by the reconciler until the order ends.
-              Item: { ...keys.order(order.orderId), ...order, ...statusIndexKey('PENDING', order.orderId, now) },
-              ConditionExpression: 'attribute_not_exists(pk)',
-            },
-          },
-          outboxPut(
-            deps.tables.ORDERS_TABLE,
-            outboxEvent('ORDER_CREATED', order, now, {
-              itemId: order.itemId,
-              quantity: order.quantity,
-              totalAmount: order.totalAmount,
-              discount: order.discount,
-            }),
-          ),
-        ],
+      new PutCommand({
+        TableName: deps.tables.ORDERS_TABLE,
+        // Watched by the reconciler until the order ends; carries its ORDER_CREATED event.
+        Item: {
+          ...keys.order(order.orderId),
+          ...order,
+          ...statusIndexKey('PENDING', order.orderId, now),
+          ...carrying(created),
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
     return { order, created: true };
   } catch (err) {
-    if (!(err instanceof Error) || err.name !== 'TransactionCanceledException') throw err;
+    if (!isConditionFailed(err)) throw err;
     return { order: await getOrder(deps, input.orderId), created: false };
   }
 }

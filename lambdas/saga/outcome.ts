@@ -1,9 +1,10 @@
-import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { OrderNotFound, OrderStateConflict } from '../domain/errors.js';
 import { outboxEvent } from '../domain/events.js';
 import type { FailureInput, Order, OrderStatus } from '../domain/model.js';
 import { keys, statusIndexKey } from '../shared/dynamodb/keys.js';
-import { outboxPut } from '../shared/dynamodb/step-engine.js';
+import { addingEvent } from '../shared/dynamodb/outbox.js';
+import { isConditionFailed } from '../shared/dynamodb/step-engine.js';
 import { isoNow, type Deps } from './deps.js';
 
 type OutcomeDeps = Deps<'ORDERS_TABLE'>;
@@ -56,46 +57,40 @@ async function finish(
     status === 'FAILED'
       ? outboxEvent('ORDER_FAILED', input, now, { failedStep, reason, totalAmount: input.totalAmount })
       : outboxEvent('ORDER_COMPENSATION_FAILED', input, now, { failedStep, reason, ...compensation });
+  const adding = addingEvent(event);
   try {
+    // One conditional write: the status, and the event that says so, on the order itself.
     await deps.ddb.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: deps.tables.ORDERS_TABLE,
-              Key: keys.order(input.orderId),
-              UpdateExpression:
-                'SET #status = :status, failedStep = :failedStep, reason = :reason, reasonDetail = :detail, updatedAt = :now' +
-                (input.compensation ? ', compensationStep = :cstep, compensationError = :cerr' : '') +
-                // FAILED leaves the reconciler's index; COMPENSATION_FAILED is retried from now on.
-                (status === 'FAILED'
-                  ? ' REMOVE gsi1pk, gsi1sk'
-                  : ', gsi1pk = :gpk, gsi1sk = :now, compensationAttempts = :zero'),
-              ConditionExpression: '#status = :pending',
-              ExpressionAttributeNames: { '#status': 'status' },
-              ExpressionAttributeValues: {
-                ':status': status,
-                ':pending': 'PENDING',
-                ':failedStep': failedStep,
-                ':reason': reason,
-                ':detail': reasonDetail ?? reason,
-                ':now': now,
-                ...(input.compensation
-                  ? { ':cstep': input.compensation.step, ':cerr': input.compensation.error.Error }
-                  : {}),
-                ...(status === 'COMPENSATION_FAILED'
-                  ? { ':gpk': statusIndexKey('COMPENSATION_FAILED', input.orderId, now).gsi1pk, ':zero': 0 }
-                  : {}),
-              },
-            },
-          },
-          outboxPut(deps.tables.ORDERS_TABLE, event),
-        ],
+      new UpdateCommand({
+        TableName: deps.tables.ORDERS_TABLE,
+        Key: keys.order(input.orderId),
+        UpdateExpression:
+          `SET #status = :status, failedStep = :failedStep, reason = :reason, reasonDetail = :detail, updatedAt = :now, ${adding.set}` +
+          (input.compensation ? ', compensationStep = :cstep, compensationError = :cerr' : '') +
+          // FAILED leaves the reconciler's index; COMPENSATION_FAILED is retried from now on.
+          (status === 'FAILED'
+            ? ' REMOVE gsi1pk, gsi1sk'
+            : ', gsi1pk = :gpk, gsi1sk = :now, compensationAttempts = :zero'),
+        ConditionExpression: '#status = :pending',
+        ExpressionAttributeNames: { '#status': 'status', ...adding.names },
+        ExpressionAttributeValues: {
+          ':status': status,
+          ':pending': 'PENDING',
+          ':failedStep': failedStep,
+          ':reason': reason,
+          ':detail': reasonDetail ?? reason,
+          ':now': now,
+          ...adding.values,
+          ...(input.compensation ? { ':cstep': input.compensation.step, ':cerr': input.compensation.error.Error } : {}),
+          ...(status === 'COMPENSATION_FAILED'
+            ? { ':gpk': statusIndexKey('COMPENSATION_FAILED', input.orderId, now).gsi1pk, ':zero': 0 }
+            : {}),
+        },
       }),
     );
     return { orderId: input.orderId, status, failedStep, reason, replayed: false };
   } catch (err) {
-    if (!(err instanceof Error) || err.name !== 'TransactionCanceledException') throw err;
+    if (!isConditionFailed(err)) throw err;
     // Either a duplicate invocation (already marked: replay) or the order is in another state.
     const order = await getOrder(deps, input.orderId);
     if (order.status === status) {
@@ -125,37 +120,34 @@ export async function getOrder(deps: OutcomeDeps, orderId: string): Promise<Orde
  */
 export async function resolveCompensationFailed(deps: OutcomeDeps, order: Order): Promise<boolean> {
   const now = isoNow(deps);
+  const adding = addingEvent(
+    outboxEvent('ORDER_FAILED', order, now, {
+      failedStep: order.failedStep ?? null,
+      reason: order.reason ?? null,
+      totalAmount: order.totalAmount,
+      resolvedBy: 'reconciler',
+    }),
+  );
   try {
     await deps.ddb.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: deps.tables.ORDERS_TABLE,
-              Key: keys.order(order.orderId),
-              UpdateExpression:
-                'SET #status = :failed, updatedAt = :now, compensationResolvedAt = :now REMOVE gsi1pk, gsi1sk',
-              ConditionExpression: '#status = :stuck',
-              ExpressionAttributeNames: { '#status': 'status' },
-              ExpressionAttributeValues: { ':failed': 'FAILED', ':stuck': 'COMPENSATION_FAILED', ':now': now },
-            },
-          },
-          outboxPut(
-            deps.tables.ORDERS_TABLE,
-            outboxEvent('ORDER_FAILED', order, now, {
-              failedStep: order.failedStep ?? null,
-              reason: order.reason ?? null,
-              totalAmount: order.totalAmount,
-              resolvedBy: 'reconciler',
-            }),
-          ),
-        ],
+      new UpdateCommand({
+        TableName: deps.tables.ORDERS_TABLE,
+        Key: keys.order(order.orderId),
+        UpdateExpression: `SET #status = :failed, updatedAt = :now, compensationResolvedAt = :now, ${adding.set} REMOVE gsi1pk, gsi1sk`,
+        ConditionExpression: '#status = :stuck',
+        ExpressionAttributeNames: { '#status': 'status', ...adding.names },
+        ExpressionAttributeValues: {
+          ':failed': 'FAILED',
+          ':stuck': 'COMPENSATION_FAILED',
+          ':now': now,
+          ...adding.values,
+        },
       }),
     );
     return true;
   } catch (err) {
     // Another reconciler run resolved it first.
-    if (err instanceof Error && err.name === 'TransactionCanceledException') return false;
+    if (isConditionFailed(err)) return false;
     throw err;
   }
 }

@@ -1,6 +1,7 @@
 import { GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Order } from '../domain/model.js';
-import { EVENT_PREFIX, keys, STEP_PREFIX } from '../shared/dynamodb/keys.js';
+import { keys, STEP_PREFIX } from '../shared/dynamodb/keys.js';
+import { eventsOf } from '../shared/dynamodb/outbox.js';
 import type { Deps } from './deps.js';
 
 /** Read models for the API. Strongly consistent where a client reads its own write. */
@@ -10,7 +11,7 @@ export interface OrderView extends Order {
   events: { eventId: string; type: string; timestamp: string }[];
 }
 
-/** One Query returns the order with its step records and outbox events (same partition). */
+/** One Query returns the order with its step records and the events they carry (same partition). */
 export async function orderWithTimeline(deps: Deps<'ORDERS_TABLE'>, orderId: string): Promise<OrderView | undefined> {
   const items: Record<string, unknown>[] = [];
   let ExclusiveStartKey: Record<string, unknown> | undefined;
@@ -38,8 +39,8 @@ export async function orderWithTimeline(deps: Deps<'ORDERS_TABLE'>, orderId: str
     }))
     .sort((a, b) => (a.at ?? '').localeCompare(b.at ?? ''));
   const events = items
-    .filter((i) => String(i['sk']).startsWith(EVENT_PREFIX))
-    .map((i) => ({ eventId: String(i['eventId']), type: String(i['type']), timestamp: String(i['timestamp']) }))
+    .flatMap((i) => eventsOf(i))
+    .map((e) => ({ eventId: e.eventId, type: e.type, timestamp: e.timestamp }))
     .sort((a, b) => a.timestamp.localeCompare(b.timestamp));
   // An explicit shape: what clients get does not change when a stored attribute is added.
   return {

@@ -192,7 +192,7 @@ describe('Stack: EventsPipeline', () => {
     });
   });
 
-  it('feeds the Publisher from the Orders stream: outbox inserts only, batches of 100, bisect, 10 retries, partial failures, DLQ', () => {
+  it('feeds the Publisher from the Orders stream: inserts and updates (never removals), batches of 100, bisect, 10 retries, partial failures, DLQ', () => {
     const mappings = s
       .of('AWS::Lambda::EventSourceMapping')
       .filter(([, p]) => render(p.FunctionName) === `\${${s.fn('Publisher')}}`);
@@ -211,7 +211,7 @@ describe('Stack: EventsPipeline', () => {
     const filters = (m.FilterCriteria as { Filters: { Pattern: string }[] }).Filters.map(
       (f) => JSON.parse(f.Pattern) as unknown,
     );
-    expect(filters).toEqual([{ eventName: ['INSERT'], dynamodb: { Keys: { sk: { S: [{ prefix: 'EVENT#' }] } } } }]);
+    expect(filters).toEqual([{ eventName: ['INSERT', 'MODIFY'] }]);
   });
 
   it('sends NOTIFIED_EVENTS to the Notifier: retries 8 / 2 h and the NotifierDlq on the target, 2 async retries then the same DLQ', () => {

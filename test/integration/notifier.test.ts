@@ -59,20 +59,22 @@ function spySender(options: { delayMs?: number; failFirst?: number } = {}) {
 }
 
 /** A DynamoDB client whose next `n` TransactWriteItems fail before reaching the table: a crash after the send. */
-function crashingDdb(): { ddb: DynamoDBDocumentClient; crashNextTransactions: (n: number) => void } {
+function crashingDdb(): { ddb: DynamoDBDocumentClient; crashNextCompletions: (n: number) => void } {
   let armed = 0;
   const client = new DynamoDBClient({});
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      if (armed > 0 && context.commandName === 'TransactWriteItemsCommand') {
+      const input = args.input as { UpdateExpression?: string };
+      // The write that records the delivery done (DeliveryStore.complete).
+      if (armed > 0 && context.commandName === 'UpdateItemCommand' && input.UpdateExpression?.includes('completedAt')) {
         armed--;
         throw Object.assign(new Error('injected crash before recording the delivery'), { name: 'InjectedCrash' });
       }
       return next(args);
     },
-    { step: 'initialize', name: 'crashTransactions' },
+    { step: 'initialize', name: 'crashCompletions' },
   );
-  return { ddb: documentClient(client), crashNextTransactions: (n) => (armed += n) };
+  return { ddb: documentClient(client), crashNextCompletions: (n) => (armed += n) };
 }
 
 function completedEvent(userId = `u-${randomUUID().slice(0, 8)}`, orderId = newOrderId()): OutboxEvent {
@@ -262,21 +264,22 @@ describe('Notifier: exactly once per event id', () => {
     let now = T0;
     const notifier = createHandler(env, { sender, ddb: crash.ddb, clock: () => now });
 
-    crash.crashNextTransactions(1);
+    crash.crashNextCompletions(1);
     await expect(notifier(envelopeOf(event))).rejects.toMatchObject({ name: 'InjectedCrash' });
     expect(calls).toHaveLength(1);
     expect(await deliveries().get(event.eventId)).toMatchObject({
       status: 'CLAIMED',
       claimedUntil: at(60_000).toISOString(),
     });
-    expect(await notificationSentEvents(event.orderId)).toHaveLength(0);
+    // The event follows the send; only the record of the delivery was lost.
+    expect(await notificationSentEvents(event.orderId)).toHaveLength(1);
 
     // Within the lease the claim protects the (possibly still running) first attempt.
     now = at(30_000);
     await expect(notifier(envelopeOf(event))).rejects.toMatchObject({ name: 'DeliveryInProgress' });
     expect(calls).toHaveLength(1);
 
-    // After it, a retry takes over and sends again; the conditional put keeps one notification.
+    // After it, a retry takes over and sends again; the conditional puts keep one notification and one event.
     now = at(61_000);
     await expect(notifier(envelopeOf(event))).resolves.toMatchObject({ outcome: 'SENT', attempt: 2 });
     expect(calls).toHaveLength(2);

@@ -140,20 +140,22 @@ function errorLog() {
     }[];
 }
 
-function crashingDdb(): { ddb: DynamoDBDocumentClient; crashNextTransactions: (n: number) => void } {
+function crashingDdb(): { ddb: DynamoDBDocumentClient; crashNextCompletions: (n: number) => void } {
   let armed = 0;
   const client = new DynamoDBClient({});
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      if (armed > 0 && context.commandName === 'TransactWriteItemsCommand') {
+      const input = args.input as { UpdateExpression?: string };
+      // The write that records the delivery done (DeliveryStore.complete).
+      if (armed > 0 && context.commandName === 'UpdateItemCommand' && input.UpdateExpression?.includes('completedAt')) {
         armed--;
         throw Object.assign(new Error('injected crash before recording the delivery'), { name: 'InjectedCrash' });
       }
       return next(args);
     },
-    { step: 'initialize', name: 'crashTransactions' },
+    { step: 'initialize', name: 'crashCompletions' },
   );
-  return { ddb: documentClient(client), crashNextTransactions: (n) => (armed += n) };
+  return { ddb: documentClient(client), crashNextCompletions: (n) => (armed += n) };
 }
 
 describe('Transmitter over HTTP', () => {
@@ -339,7 +341,7 @@ describe('Transmitter over HTTP', () => {
     const log = errorLog();
     const record = sqsRecord(envelopeOf(event));
 
-    crash.crashNextTransactions(1);
+    crash.crashNextCompletions(1);
     expect(failuresOf(await transmitter(sqsEvent(record)))).toEqual([record.messageId]);
     now = at(30_000);
     expect(failuresOf(await transmitter(sqsEvent(record)))).toEqual([record.messageId]);

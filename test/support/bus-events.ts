@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EVENT_SOURCE, type OutboxEvent } from '../../lambdas/domain/events.js';
-import { EVENT_PREFIX, keys } from '../../lambdas/shared/dynamodb/keys.js';
+import { keys } from '../../lambdas/shared/dynamodb/keys.js';
+import { eventsOf } from '../../lambdas/shared/dynamodb/outbox.js';
 
 /**
  * Events as the bus delivers them to the consumers: the EventBridge envelope around an outbox
@@ -66,7 +67,7 @@ export function sqsEvent(...records: SqsRecordLike[]): { Records: SqsRecordLike[
   return { Records: records };
 }
 
-/** The outbox events of an order, as stored in its partition of the orders table. */
+/** The outbox events of an order, as its partition of the orders table carries them, with the item that carries each. */
 export async function outboxEventsOf(
   ddb: DynamoDBDocumentClient,
   ordersTable: string,
@@ -75,10 +76,10 @@ export async function outboxEventsOf(
   const { Items } = await ddb.send(
     new QueryCommand({
       TableName: ordersTable,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': keys.order(orderId).pk, ':prefix': EVENT_PREFIX },
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.order(orderId).pk },
       ConsistentRead: true,
     }),
   );
-  return (Items ?? []) as (OutboxEvent & { sk: string })[];
+  return (Items ?? []).flatMap((item) => eventsOf(item).map((e) => ({ ...e, sk: String(item['sk']) })));
 }

@@ -46,8 +46,6 @@ function matches(rule: FaultRule, commandName: string, input: Record<string, unk
   if (commandName === 'TransactWriteItemsCommand') {
     const items = (input['TransactItems'] ?? []) as RawItem[];
     return items.some((i) => {
-      if (rule.write === 'create-order' && i.Put?.Item)
-        return str(i.Put.Item['pk']) === pk && str(i.Put.Item['sk']) === 'ORDER';
       if (rule.write === 'commit' && i.Put?.Item) {
         const status = str(i.Put.Item['status']);
         return (
@@ -61,9 +59,11 @@ function matches(rule: FaultRule, commandName: string, input: Record<string, unk
       return false;
     });
   }
-  if (commandName === 'PutItemCommand' && rule.write === 'compensate') {
+  if (commandName === 'PutItemCommand') {
     const item = (input['Item'] ?? {}) as Record<string, Attr>;
-    return str(item['pk']) === pk && str(item['sk']) === sk && str(item['status']) === 'FENCED';
+    if (rule.write === 'create-order') return str(item['pk']) === pk && str(item['sk']) === 'ORDER';
+    if (rule.write === 'compensate')
+      return str(item['pk']) === pk && str(item['sk']) === sk && str(item['status']) === 'FENCED';
   }
   return false;
 }

@@ -6,7 +6,9 @@ import type { ExecutionRecord } from '../../local/stepfunctions.js';
 import { grantCoupon, putItem, setSlotCapacity, topUpBalance } from '../../lambdas/saga/admin.js';
 import type { Deps } from '../../lambdas/saga/deps.js';
 import { createOrder, executionInput } from '../../lambdas/saga/orders.js';
+import type { OutboxEvent } from '../../lambdas/domain/events.js';
 import type { Order } from '../../lambdas/domain/model.js';
+import { eventsOf } from '../../lambdas/shared/dynamodb/outbox.js';
 import type { TableVar } from '../../lambdas/shared/config.js';
 import { scriptPaymentProvider, type PaymentScript } from '../../lambdas/payments/simulated.js';
 import { recordGrantUse } from './grant-use.js';
@@ -144,7 +146,7 @@ export interface Snapshot {
   coupons: Item[];
   orders: Map<string, Order>;
   steps: Item[];
-  events: Item[];
+  events: OutboxEvent[];
   payments: Item[];
   providerCharges: Item[];
 }
@@ -173,7 +175,7 @@ export async function snapshot(saga: LocalSaga): Promise<Snapshot> {
     coupons,
     orders: new Map(orders.filter((i) => sk(i) === 'ORDER').map((i) => [String(i['orderId']), i as unknown as Order])),
     steps: orders.filter((i) => sk(i).startsWith('STEP#')),
-    events: orders.filter((i) => sk(i).startsWith('EVENT#')),
+    events: orders.flatMap((i) => eventsOf(i)),
     payments: payments.filter((i) => sk(i) === 'PAYMENT'),
     providerCharges: payments.filter((i) => String(i['pk']).startsWith('SIMPROVIDER#CHARGE#')),
   };
@@ -181,9 +183,9 @@ export async function snapshot(saga: LocalSaga): Promise<Snapshot> {
 
 export function eventTypes(s: Snapshot, orderId: string): string[] {
   return s.events
-    .filter((e) => e['orderId'] === orderId)
-    .sort((a, b) => String(a['timestamp']).localeCompare(String(b['timestamp'])))
-    .map((e) => String(e['type']));
+    .filter((e) => e.orderId === orderId)
+    .sort((a, b) => a.timestamp.localeCompare(b.timestamp))
+    .map((e) => e.type);
 }
 
 export function stepStatuses(s: Snapshot, orderId: string): Record<string, string> {

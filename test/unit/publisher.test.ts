@@ -8,6 +8,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { EVENT_SOURCE, outboxEvent } from '../../lambdas/domain/events.js';
 import { keys } from '../../lambdas/shared/dynamodb/keys.js';
+import { carrying, standaloneEventPut } from '../../lambdas/shared/dynamodb/outbox.js';
 import { createHandler, OutboxEventRejected, type PublisherOverrides } from '../../lambdas/publisher/app.js';
 
 /**
@@ -16,6 +17,7 @@ import { createHandler, OutboxEventRejected, type PublisherOverrides } from '../
  */
 const BUS = 'test-bus';
 const T = '2026-03-01T10:00:00.000Z';
+const T2 = '2026-03-01T10:00:01.000Z';
 
 type Verdict = 'ok' | { code: string };
 /** Decides each entry's fate per call; returns the calls' entries as sent. */
@@ -55,9 +57,14 @@ function handler(eventBridge: EventBridgeClient, overrides: PublisherOverrides =
 
 let seq = 100;
 /** A stream record as Lambda delivers it. */
-function record(eventName: 'INSERT' | 'MODIFY' | 'REMOVE', item: Record<string, unknown>) {
+function record(
+  eventName: 'INSERT' | 'MODIFY' | 'REMOVE',
+  item: Record<string, unknown>,
+  before: Record<string, unknown> = item,
+) {
   seq++;
   const image = marshall(item, { removeUndefinedValues: true });
+  const oldImage = marshall(before, { removeUndefinedValues: true });
   return {
     eventID: `id-${seq}`,
     eventName,
@@ -68,7 +75,7 @@ function record(eventName: 'INSERT' | 'MODIFY' | 'REMOVE', item: Record<string, 
     dynamodb: {
       Keys: marshall({ pk: item['pk'], sk: item['sk'] }),
       ...(eventName !== 'REMOVE' ? { NewImage: image } : {}),
-      ...(eventName !== 'INSERT' ? { OldImage: image } : {}),
+      ...(eventName !== 'INSERT' ? { OldImage: oldImage } : {}),
       SequenceNumber: String(seq).padStart(21, '0'),
       SizeBytes: 100,
       StreamViewType: 'NEW_AND_OLD_IMAGES',
@@ -76,9 +83,10 @@ function record(eventName: 'INSERT' | 'MODIFY' | 'REMOVE', item: Record<string, 
   };
 }
 
+/** The insert of an item that carries one event. */
 function outboxInsert(orderId: string, type: Parameters<typeof outboxEvent>[0], qualifier?: string) {
   const e = outboxEvent(type, { orderId, userId: 'alice' }, T, { amount: 1 }, qualifier);
-  return record('INSERT', { ...keys.outboxEvent(orderId, e.type, e.qualifier), ...e });
+  return record('INSERT', standaloneEventPut('Orders', e).Item);
 }
 
 const sequenceOf = (r: ReturnType<typeof record>) => r.dynamodb.SequenceNumber;
@@ -86,42 +94,58 @@ const idsOf = (entries: PutEventsRequestEntry[]) =>
   entries.map((e) => (JSON.parse(e.Detail ?? '{}') as { eventId: string }).eventId);
 
 describe('Function: publisher', () => {
-  it('publishes each outbox INSERT as {Source, DetailType, Detail} on the bus, and nothing else', async () => {
+  it('publishes each event a record adds to an item, as {Source, DetailType, Detail} on the bus, and nothing else', async () => {
     const eb = scriptedEventBridge();
-    const created = outboxInsert('o-1', 'ORDER_CREATED');
+    const alice = { orderId: 'o-1', userId: 'alice' };
+    const order = { ...keys.order('o-1'), orderId: 'o-1', status: 'PENDING' };
+    const created = { ...order, ...carrying(outboxEvent('ORDER_CREATED', alice, T, { amount: 1 })) };
+    const step = { ...keys.stepRecord('o-1', 'DeductBalance'), orderId: 'o-1', status: 'COMMITTED' };
+    const deducted = { ...step, ...carrying(outboxEvent('PAYMENT_RESERVED', alice, T, { reservedAmount: 5 })) };
+    const refunded = {
+      ...deducted,
+      status: 'COMPENSATED',
+      events: {
+        ...deducted.events,
+        ...carrying(outboxEvent('PAYMENT_ROLLBACK', alice, T2, { refundedAmount: 5 })).events,
+      },
+    };
     const event = {
       Records: [
-        record('INSERT', { ...keys.order('o-1'), orderId: 'o-1', status: 'PENDING' }),
-        created,
-        record('INSERT', { ...keys.stepRecord('o-1', 'DeductBalance'), status: 'COMMITTED' }),
-        record('MODIFY', {
-          ...keys.outboxEvent('o-1', 'PAYMENT_RESERVED'),
-          ...outboxEvent('PAYMENT_RESERVED', { orderId: 'o-1', userId: 'alice' }, T, {}),
-        }),
-        record('REMOVE', {
-          ...keys.outboxEvent('o-1', 'ORDER_FAILED'),
-          ...outboxEvent('ORDER_FAILED', { orderId: 'o-1', userId: 'alice' }, T, {}),
-        }),
-        record('MODIFY', { ...keys.order('o-1'), orderId: 'o-1', status: 'COMPLETED' }),
+        record('INSERT', created),
+        record('INSERT', deducted),
+        // The compensation adds its event to the step record: only that one is new.
+        record('MODIFY', refunded, deducted),
+        // Changes that add no event publish nothing, and neither does a removal.
+        record('MODIFY', { ...created, status: 'COMPLETED' }, created),
+        record('MODIFY', { ...refunded, gsi1pk: 'CHARGE_RECHECK#1' }, refunded),
+        record('INSERT', { ...keys.order('o-2'), orderId: 'o-2', status: 'PENDING' }),
+        record('REMOVE', refunded),
       ],
     };
     await expect(handler(eb.client)(event)).resolves.toEqual({ batchItemFailures: [] });
     expect(eb.calls).toHaveLength(1);
-    expect(eb.calls[0]).toEqual([
-      {
-        EventBusName: BUS,
-        Source: EVENT_SOURCE,
-        DetailType: 'ORDER_CREATED',
-        Detail: JSON.stringify({
-          eventId: 'o-1:ORDER_CREATED',
-          type: 'ORDER_CREATED',
-          orderId: 'o-1',
-          userId: 'alice',
-          timestamp: T,
-          payload: { orderId: 'o-1', userId: 'alice', timestamp: T, amount: 1 },
-        }),
-      },
-    ]);
+    expect(idsOf(eb.calls.flat())).toEqual(['o-1:ORDER_CREATED', 'o-1:PAYMENT_RESERVED', 'o-1:PAYMENT_ROLLBACK']);
+    expect(eb.calls[0]?.[0]).toEqual({
+      EventBusName: BUS,
+      Source: EVENT_SOURCE,
+      DetailType: 'ORDER_CREATED',
+      Detail: JSON.stringify({
+        eventId: 'o-1:ORDER_CREATED',
+        type: 'ORDER_CREATED',
+        orderId: 'o-1',
+        userId: 'alice',
+        timestamp: T,
+        payload: { orderId: 'o-1', userId: 'alice', timestamp: T, amount: 1 },
+      }),
+    });
+    expect(JSON.parse(eb.calls[0]?.[2]?.Detail ?? '{}')).toEqual({
+      eventId: 'o-1:PAYMENT_ROLLBACK',
+      type: 'PAYMENT_ROLLBACK',
+      orderId: 'o-1',
+      userId: 'alice',
+      timestamp: T2,
+      payload: { orderId: 'o-1', userId: 'alice', timestamp: T2, refundedAmount: 5 },
+    });
     // Nothing to publish: no call at all.
     const idle = scriptedEventBridge();
     await expect(
@@ -221,12 +245,13 @@ describe('Function: publisher', () => {
     await expect(handler(eb.client)({ Records: records.slice(1) })).rejects.toThrow(OutboxEventRejected);
   });
 
-  it('never publishes an outbox item that is not a valid event: reported, or thrown at the head', async () => {
+  it('never publishes events an item cannot carry: reported, or thrown at the head', async () => {
     const eb = scriptedEventBridge();
+    // No userId, and an entry without its time.
     const bad = record('INSERT', {
       ...keys.outboxEvent('o-9', 'ORDER_CREATED'),
-      type: 'ORDER_CREATED',
       orderId: 'o-9',
+      events: { ORDER_CREATED: { payload: {} } },
     });
     const good = outboxInsert('o-1', 'ORDER_CREATED');
     await expect(handler(eb.client)({ Records: [good, bad] })).resolves.toEqual({
@@ -236,7 +261,7 @@ describe('Function: publisher', () => {
     const err = await handler(eb.client)({ Records: [bad, good] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OutboxEventRejected);
     expect((err as Error).name).toBe('OutboxEventRejected');
-    expect((err as Error).message).toMatch(/not an outbox event/);
+    expect((err as Error).message).toMatch(/its events cannot be read: .*userId.*events\.ORDER_CREATED\.at/);
   });
 
   it('refuses what is not a DynamoDB stream event, and a missing bus name', async () => {

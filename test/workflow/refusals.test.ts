@@ -15,6 +15,7 @@ import {
   type ShopSpec,
   type Snapshot,
 } from '../support/saga.js';
+import { itemSize } from '../support/item-size.js';
 
 /**
  * Every refusal point of the saga: the order ends FAILED with the refusing step and reason,
@@ -221,6 +222,12 @@ describe('Workflow: refusals', () => {
     expect(after.providerCharges.filter((c) => c['orderId'] === orderId)).toMatchObject([
       { status: 'DECLINED', declineCode: 'card_declined' },
     ]);
+    // The longest path an order's items take (each step record with its forward and compensation
+    // event, the order with two): every one stays under 1 KB, one write unit per write.
+    const items = [after.orders.get(orderId) ?? {}, ...after.steps.filter((r) => r['orderId'] === orderId)];
+    expect(items).toHaveLength(6);
+    const sizes = items.map((i) => itemSize(i as Record<string, unknown>));
+    expect(Math.max(...sizes)).toBeLessThan(1024);
   });
 
   it('leaves a refused order refused when its steps are invoked again', async () => {

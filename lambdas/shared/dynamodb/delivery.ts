@@ -1,19 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { z } from 'zod';
 import { PurchaseError, TransientFault } from '../../domain/errors.js';
 import { keys } from './keys.js';
-import type { TransactItem } from './step-engine.js';
 
 /**
  * Exactly-once effects for at-least-once event consumers: one delivery record per (consumer,
  * event id) in the Notifications table, `pk = DELIVERY#<consumer>#<eventId>`, `sk = DELIVERY`.
  *
  *   absent ──claim──▶ CLAIMED (token, lease) ──complete──▶ SENT / DELIVERED   (final)
- *                        │  ▲                      (one TransactWriteItems, condition: our token,
- *                        │  └─ claim, once the lease expired (a crashed holder)   + the caller's writes)
+ *                        │  ▲                      (one conditional write: still our token)
+ *                        │  └─ claim, once the lease expired (a crashed holder)
  *                        └──release──▶ FAILED ──claim──▶ CLAIMED …   (the effect failed: retry at once)
  *
  * - A duplicate that finds SENT / DELIVERED does nothing.
@@ -157,15 +156,11 @@ export class DeliveryStore {
     }
   }
 
-  /**
-   * Records the delivery as done, in ONE transaction with the caller's writes (e.g. an outbox
-   * event), on condition that the claim is still ours. Throws DeliveryClaimLost otherwise.
-   */
+  /** Records the delivery as done, on condition that the claim is still ours. Throws DeliveryClaimLost otherwise. */
   async complete(
     claim: DeliveryClaim,
     status: DeliveryFinalStatus,
     attributes: Record<string, string | number> = {},
-    alsoWrite: TransactItem[] = [],
   ): Promise<void> {
     const names: Record<string, string> = { '#status': 'status' };
     const values: Record<string, string | number> = {
@@ -180,43 +175,20 @@ export class DeliveryStore {
       values[`:a${i}`] = value;
       sets.push(`#a${i} = :a${i}`);
     });
-    const items: TransactItem[] = [
-      {
-        Update: {
+    try {
+      await this.ddb.send(
+        new UpdateCommand({
           TableName: this.table,
           Key: keys.delivery(claim.consumer, claim.eventId),
           UpdateExpression: `SET ${sets.join(', ')} REMOVE claimToken, lastError`,
           ConditionExpression: '#status = :claimed AND claimToken = :token',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
-        },
-      },
-      ...alsoWrite,
-    ];
-    try {
-      await this.ddb.send(new TransactWriteCommand({ TransactItems: items }));
-    } catch (err) {
-      if (!(err instanceof TransactionCanceledException)) throw err;
-      const codes = (err.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
-      if (codes[0] === 'ConditionalCheckFailed') throw new DeliveryClaimLost(claim.consumer, claim.eventId);
-      if (
-        codes.some(
-          (c) => c === 'TransactionConflict' || c === 'ThrottlingError' || c === 'ProvisionedThroughputExceeded',
-        )
-      ) {
-        throw new TransientFault(
-          `${this.consumer}: recording delivery of ${claim.eventId} was cancelled (${codes.join(',')}); retry`,
-          {
-            cause: err,
-          },
-        );
-      }
-      throw new Error(
-        `${this.consumer}: recording delivery of ${claim.eventId} was cancelled unexpectedly (${codes.join(',')})`,
-        {
-          cause: err,
-        },
+        }),
       );
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) throw new DeliveryClaimLost(claim.consumer, claim.eventId);
+      throw err;
     }
   }
 

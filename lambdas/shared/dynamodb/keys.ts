@@ -49,7 +49,6 @@ export const ledgerIds = {
 
 export const ORDER_PREFIX = 'ORDER#';
 export const STEP_PREFIX = 'STEP#';
-export const EVENT_PREFIX = 'EVENT#';
 
 /**
  * Sparse index `byStatus` on the Orders table: only orders that need watching carry its keys

@@ -11,14 +11,16 @@ import {
 import type { OutboxEvent } from '../../domain/events.js';
 import type { ForwardStep, StepRecord } from '../../domain/model.js';
 import { keys } from './keys.js';
+import { addingEvent, carrying } from './outbox.js';
 
 /**
  * The step contract (DESIGN section 4) in one place.
  *
  * A forward step commits ONE TransactWriteItems: its aggregate writes guarded by their business
- * conditions + the order-is-PENDING check + its step record (put if absent) + its outbox event.
- * A compensation undoes exactly what the step record says, once, or fences a step that never
- * committed so a late forward invocation can never commit afterwards.
+ * conditions + the order-is-PENDING check + its step record (put if absent), which carries the
+ * step's event (lambdas/shared/dynamodb/outbox.ts). A compensation undoes exactly what the step
+ * record says, once, adding its own event to the record, or fences a step that never committed
+ * so a late forward invocation can never commit afterwards.
  */
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
 export type TransactItem = TransactItems[number];
@@ -80,14 +82,13 @@ export async function commitForwardStep(ddb: DynamoDBDocumentClient, spec: Forwa
     {
       Put: {
         TableName: spec.ordersTable,
-        Item: { ...keys.stepRecord(spec.orderId, spec.step), ...record },
+        Item: { ...keys.stepRecord(spec.orderId, spec.step), ...record, ...carrying(spec.event) },
         ConditionExpression: 'attribute_not_exists(pk)',
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     },
-    outboxPut(spec.ordersTable, spec.event),
   ];
-  const stepIndex = items.length - 2;
+  const stepIndex = items.length - 1;
   const orderIndex = spec.skipOrderCheck ? -1 : spec.writes.length;
 
   try {
@@ -191,6 +192,7 @@ export async function compensateStep(
 
     const undo = spec.undo(record);
     const marks = Object.entries(spec.mark ?? {});
+    const event = addingEvent(spec.event(record));
     const items: TransactItem[] = [
       ...undo,
       {
@@ -199,22 +201,24 @@ export async function compensateStep(
           Key: key,
           UpdateExpression: [
             'SET #status = :compensated, compensatedAt = :now',
+            event.set,
             ...marks.map((_, i) => `#mark${i} = :mark${i}`),
           ].join(', '),
           ConditionExpression: '#status = :committed',
           ExpressionAttributeNames: {
             '#status': 'status',
+            ...event.names,
             ...Object.fromEntries(marks.map(([name], i) => [`#mark${i}`, name])),
           },
           ExpressionAttributeValues: {
             ':compensated': 'COMPENSATED',
             ':committed': 'COMMITTED',
             ':now': spec.now,
+            ...event.values,
             ...Object.fromEntries(marks.map(([, value], i) => [`:mark${i}`, value])),
           },
         },
       },
-      outboxPut(spec.ordersTable, spec.event(record)),
     ];
     try {
       await ddb.send(new TransactWriteCommand({ TransactItems: items }));
@@ -244,16 +248,6 @@ export class CompensationConflict extends Error {
         .join(',')})`,
     );
   }
-}
-
-export function outboxPut(table: string, event: OutboxEvent): TransactItem {
-  return {
-    Put: {
-      TableName: table,
-      Item: { ...keys.outboxEvent(event.orderId, event.type, event.qualifier), ...event },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    },
-  };
 }
 
 function cancellationReasons(err: unknown): CancellationReason[] | undefined {

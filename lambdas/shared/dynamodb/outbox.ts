@@ -1,0 +1,112 @@
+import type { PutCommandInput } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { EVENT_TYPES, outboxEvent, type OutboxEvent } from '../../domain/events.js';
+import { Id, IsoTimestamp } from '../../domain/model.js';
+import { keys } from './keys.js';
+
+/**
+ * The outbox, stored on the items whose change the events describe.
+ *
+ * An item of the Orders table carries the events its writes emitted in a map attribute
+ * `events`, keyed by type (and qualifier): the order carries ORDER_CREATED from its insert and
+ * ORDER_FAILED from the write that ends it; a step record carries its forward event from the
+ * insert that commits the step and its compensation's event from the update that undoes it. So
+ * the event is written by the very write it describes, in the same item — no second item, no
+ * transaction just to add it. The Publisher reads the stream and publishes every entry a record
+ * adds to `events` (new image minus old image).
+ *
+ * Stored compactly: `orderId`, `userId` and the timestamp are the item's and the entry's own,
+ * and the event id follows from them, so an entry holds only its time and its payload fields.
+ * `eventsOf` rebuilds the exact OutboxEvent with the same `outboxEvent` the writer used.
+ */
+export const EVENTS_ATTRIBUTE = 'events';
+
+const PayloadValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+/** One entry of an item's `events` map. */
+const StoredEvent = z.object({ at: IsoTimestamp, payload: z.record(z.string(), PayloadValue) }).strict();
+type StoredEvent = z.infer<typeof StoredEvent>;
+
+/** What an item must hold for its events to be read: the order's id and buyer, and the map. */
+const EventCarrier = z
+  .object({
+    orderId: Id,
+    userId: Id,
+    [EVENTS_ATTRIBUTE]: z.record(z.string().regex(/^[A-Z_]+(#.+)?$/), StoredEvent).optional(),
+  })
+  .loose();
+
+/** The entry key of an event in its item's map: its type, and `#qualifier` when it has one. */
+export function entryKey(event: Pick<OutboxEvent, 'type' | 'qualifier'>): string {
+  return event.qualifier ? `${event.type}#${event.qualifier}` : event.type;
+}
+
+function stored(event: OutboxEvent): StoredEvent {
+  const { orderId: _orderId, userId: _userId, timestamp: _timestamp, ...payload } = event.payload;
+  return { at: event.timestamp, payload };
+}
+
+/** Attributes of a new item that carries `event` (merge into the item of a Put). */
+export function carrying(event: OutboxEvent): { userId: string; [EVENTS_ATTRIBUTE]: Record<string, StoredEvent> } {
+  return { userId: event.userId, [EVENTS_ATTRIBUTE]: { [entryKey(event)]: stored(event) } };
+}
+
+/**
+ * The update clause that adds `event` to an existing item's map (an item that carries events
+ * already: a step record or an order), with its names and values; `tag` keeps them apart from
+ * the caller's own placeholders.
+ */
+export function addingEvent(
+  event: OutboxEvent,
+  tag = 'ev',
+): { set: string; names: Record<string, string>; values: Record<string, StoredEvent> } {
+  return {
+    set: `#${tag}map.#${tag}key = :${tag}`,
+    names: { [`#${tag}map`]: EVENTS_ATTRIBUTE, [`#${tag}key`]: entryKey(event) },
+    values: { [`:${tag}`]: stored(event) },
+  };
+}
+
+/**
+ * An event that no item's own write describes (NOTIFICATION_SENT: the Notifier's record lives in
+ * another table) is an item of its own in the order's partition, written once.
+ */
+export function standaloneEventPut(table: string, event: OutboxEvent): PutCommandInput & { Item: object } {
+  return {
+    TableName: table,
+    Item: {
+      ...keys.outboxEvent(event.orderId, event.type, event.qualifier),
+      orderId: event.orderId,
+      ...carrying(event),
+    },
+    ConditionExpression: 'attribute_not_exists(pk)',
+  };
+}
+
+export class MalformedEvents extends Error {
+  override readonly name = 'MalformedEvents';
+}
+
+/** Every event an item carries, oldest first. Throws MalformedEvents when the item cannot carry them. */
+export function eventsOf(item: Record<string, unknown>): OutboxEvent[] {
+  if (item[EVENTS_ATTRIBUTE] === undefined) return [];
+  const parsed = EventCarrier.safeParse(item);
+  if (!parsed.success) {
+    throw new MalformedEvents(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  }
+  return Object.entries(parsed.data[EVENTS_ATTRIBUTE] ?? {})
+    .map(([key, entry]) => {
+      const [type, ...rest] = key.split('#');
+      const known = EVENT_TYPES.find((t) => t === type);
+      if (!known) throw new MalformedEvents(`${EVENTS_ATTRIBUTE}.${key}: not an event type`);
+      const qualifier = rest.length > 0 ? rest.join('#') : undefined;
+      return outboxEvent(known, parsed.data, entry.at, entry.payload, qualifier);
+    })
+    .sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+}
+
+/** The events `newImage` carries that `oldImage` did not: what one stream record publishes. */
+export function addedEvents(newImage: Record<string, unknown>, oldImage?: Record<string, unknown>): OutboxEvent[] {
+  const before = new Set(oldImage ? eventsOf(oldImage).map((e) => e.eventId) : []);
+  return eventsOf(newImage).filter((e) => !before.has(e.eventId));
+}
