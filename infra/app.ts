@@ -84,6 +84,7 @@ new PurchaseSagaStack(app, 'PurchaseSaga', {
   // Never below the state machine's own timeout (280 s): a live execution must not be reconciled.
   pendingTtlSeconds: optionalInt(app, 'pendingTtlSeconds', 300, 86_400),
   notificationTopicArn: optionalString(app, 'notificationTopicArn'),
+  notificationTopicKeyArn: optionalString(app, 'notificationTopicKeyArn'),
   externalEndpointUrl: optionalString(app, 'externalEndpointUrl'),
   alarmEmail: optionalEmail(app, 'alarmEmail'),
   apiReservedConcurrency: optionalInt(app, 'apiReservedConcurrency', 1, 10_000),

@@ -86,6 +86,11 @@ export interface PurchaseSagaStackProps extends StackProps {
   pendingTtlSeconds?: number;
   /** Send notifications to this SNS topic; without it they are recorded in the Notifications table. */
   notificationTopicArn?: string;
+  /**
+   * The customer-managed KMS key that encrypts that topic, if any: the Notifier then may use it
+   * (kms:GenerateDataKey*, kms:Decrypt), without which SNS refuses its Publish calls.
+   */
+  notificationTopicKeyArn?: string;
   /** POST completed orders to this https endpoint; without it transmissions are recorded. */
   externalEndpointUrl?: string;
   /** Subscribe this e-mail address to the alarm topic (it must confirm the subscription). */
@@ -275,11 +280,19 @@ export class PurchaseSagaStack extends Stack {
     if (externalEndpointUrl && !/^https:\/\/[^\s]+$/.test(externalEndpointUrl)) {
       throw new Error(`externalEndpointUrl must be an https URL; got '${externalEndpointUrl}'`);
     }
+    if (props.notificationTopicKeyArn && !props.notificationTopicArn) {
+      throw new Error('notificationTopicKeyArn names the key of notificationTopicArn, which is not set');
+    }
     this.events = new EventsPipeline(this, 'Events', {
       tables,
       lambdaFunction: (spec) => this.lambdaFunction(spec, tables, dataRemovalPolicy),
       ...(props.notificationTopicArn
-        ? { notificationTopic: sns.Topic.fromTopicArn(this, 'NotificationTopic', props.notificationTopicArn) }
+        ? {
+            notificationTopic: sns.Topic.fromTopicAttributes(this, 'NotificationTopic', {
+              topicArn: props.notificationTopicArn,
+              ...(props.notificationTopicKeyArn ? { keyArn: props.notificationTopicKeyArn } : {}),
+            }),
+          }
         : {}),
       ...(externalEndpointUrl ? { externalEndpointUrl } : {}),
     });

@@ -584,6 +584,24 @@ describe('Stack: PurchaseSagaStack', () => {
     expect([...otherGrants(jwks, 'Authorizer').grants].filter((g) => g.startsWith('secretsmanager:'))).toEqual([]);
   });
 
+  it('lets the Notifier publish to a given topic, and use its customer-managed key when one is named', () => {
+    const topicArn = 'arn:aws:sns:eu-west-1:111122223333:shop-notifications';
+    const keyArn = 'arn:aws:kms:eu-west-1:111122223333:key/0b0f6a1e-1111-4c8e-9f7e-0123456789ab';
+    const notifierGrants = (props: PurchaseSagaStackProps) => {
+      const { grants, unexpected } = otherGrants(synth(props), 'Notifier');
+      expect(unexpected).toEqual([]);
+      return [...grants].filter((g) => !g.startsWith('xray:') && !g.startsWith('sqs:')).sort();
+    };
+    expect(notifierGrants({ notificationTopicArn: topicArn })).toEqual([`sns:Publish on ${topicArn}`]);
+    // SNS encrypts with the topic's key on the publisher's behalf: without these it refuses Publish.
+    expect(notifierGrants({ notificationTopicArn: topicArn, notificationTopicKeyArn: keyArn })).toEqual([
+      `kms:Decrypt on ${keyArn}`,
+      `kms:GenerateDataKey* on ${keyArn}`,
+      `sns:Publish on ${topicArn}`,
+    ]);
+    expect(() => synth({ notificationTopicKeyArn: keyArn })).toThrow(/notificationTopicKeyArn .* not set/);
+  });
+
   it('lets only the Api role call Step Functions and only the Authorizer role read secrets, in the whole template', () => {
     for (const [config, synthed] of configs()) {
       const apiRole = get(synthed.roleLogicalId, 'Api');

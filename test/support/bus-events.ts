@@ -67,7 +67,7 @@ export function sqsEvent(...records: SqsRecordLike[]): { Records: SqsRecordLike[
   return { Records: records };
 }
 
-/** The outbox events of an order, as its partition of the orders table carries them, with the item that carries each. */
+/** The outbox events of an order, as its partition of the orders table carries them, with the item that carries each, oldest first. */
 export async function outboxEventsOf(
   ddb: DynamoDBDocumentClient,
   ordersTable: string,
@@ -81,5 +81,7 @@ export async function outboxEventsOf(
       ConsistentRead: true,
     }),
   );
-  return (Items ?? []).flatMap((item) => eventsOf(item).map((e) => ({ ...e, sk: String(item['sk']) })));
+  return (Items ?? [])
+    .flatMap((item) => eventsOf(item).map((e) => ({ ...e, sk: String(item['sk']) })))
+    .sort((a, b) => a.timestamp.localeCompare(b.timestamp));
 }
