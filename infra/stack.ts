@@ -132,6 +132,22 @@ const SLOW_FUNCTIONS = new Set(['ChargePayment', 'RefundPayment']);
 const ESM_REQUIRE_BANNER =
   "import { createRequire as __sagaCreateRequire } from 'node:module'; const require = __sagaCreateRequire(import.meta.url);";
 
+/**
+ * What a function's bundle leaves out: the default credential chain's fallbacks (SSO, shared
+ * ini files, credential processes, web identity, container and instance metadata, with the STS
+ * and SSO clients they bring: about 90 KB). The chain imports them lazily, only when the
+ * environment holds no credentials, and Lambda always puts the role's there: they are never
+ * loaded. (Setting AWS_PROFILE on a function would send the chain to them, and fail.)
+ */
+export const UNBUNDLED_MODULES = [
+  '@aws-sdk/credential-provider-sso',
+  '@aws-sdk/credential-provider-ini',
+  '@aws-sdk/credential-provider-process',
+  '@aws-sdk/credential-provider-web-identity',
+  '@aws-sdk/credential-provider-http',
+  '@smithy/credential-provider-imds',
+] as const;
+
 export class PurchaseSagaStack extends Stack {
   readonly tables: Readonly<Record<TableId, dynamodb.Table>>;
   readonly functions: ReadonlyMap<string, NodejsFunction>;
@@ -387,8 +403,9 @@ export class PurchaseSagaStack extends Stack {
         minify: true,
         sourceMap: true,
         target: 'node22',
-        // Bundle the AWS SDK as well, so the pinned version runs rather than the runtime's.
-        externalModules: [],
+        // Bundle the AWS SDK as well, so the pinned version runs rather than the runtime's; only
+        // the credential chain's fallbacks stay out (see UNBUNDLED_MODULES).
+        externalModules: [...UNBUNDLED_MODULES],
       },
     });
 

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import type { z } from 'zod';
+import { safeParse } from 'zod/mini';
+import type { $ZodType, output } from 'zod/v4/core';
 import { PROBLEMS, problemTypeUri, type ProblemType } from './problems.js';
 
 /** Bodies larger than this are refused with 413 before parsing (API Gateway allows 10 MB). */
@@ -73,7 +74,7 @@ export function header(event: APIGatewayProxyEvent, name: string): string | unde
 }
 
 /** Content type, size, JSON and schema checks, in that order; any failure writes nothing. */
-export function parseBody<S extends z.ZodType>(event: APIGatewayProxyEvent, schema: S): z.infer<S> {
+export function parseBody<S extends $ZodType>(event: APIGatewayProxyEvent, schema: S): output<S> {
   const sent = (event.body as string | null | undefined) ?? '';
   const raw = event.isBase64Encoded ? Buffer.from(sent, 'base64').toString('utf8') : sent;
   if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES)
@@ -91,8 +92,8 @@ export function parseBody<S extends z.ZodType>(event: APIGatewayProxyEvent, sche
   return validate(schema, body);
 }
 
-export function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
-  const parsed = schema.safeParse(value);
+export function validate<S extends $ZodType>(schema: S, value: unknown): output<S> {
+  const parsed = safeParse(schema, value);
   if (!parsed.success) {
     throw new HttpProblem('validation-failed', 'See errors', {
       errors: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),

@@ -1,18 +1,18 @@
 import { z } from 'zod';
-import { Amount, Id, IsoTimestamp, MAX_QUANTITY, Quantity } from '../domain/model.js';
+import { Id, IsoTimestamp, MAX_QUANTITY, PositiveAmount, Quantity } from '../domain/model.js';
 
 /** Request bodies: strict (unknown fields are refused), bounded numbers, integers only. */
 export const PurchaseBody = z.strictObject({
   itemId: Id,
   quantity: Quantity,
-  couponId: Id.optional(),
+  couponId: z.optional(Id),
 });
 export type PurchaseBody = z.infer<typeof PurchaseBody>;
 
 export const CreateItemBody = z.strictObject({
   itemId: Id,
   name: z.string().trim().min(1).max(200),
-  price: Amount.refine((p) => p > 0, 'must be positive'),
+  price: PositiveAmount,
   stock: z
     .number()
     .int()
@@ -28,11 +28,11 @@ export const RestockBody = z.strictObject({
     .max(MAX_QUANTITY * 1_000),
 });
 
-export const TopUpBody = z.strictObject({ amount: Amount.refine((a) => a > 0, 'must be positive') });
+export const TopUpBody = z.strictObject({ amount: PositiveAmount });
 
 export const GrantCouponBody = z.strictObject({
   couponId: Id,
-  discount: Amount.refine((d) => d > 0, 'must be positive'),
+  discount: PositiveAmount,
   expiresAt: IsoTimestamp,
 });
 
@@ -43,7 +43,7 @@ export const NoQuery = z.strictObject({});
 
 export const ListItemsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: Id.optional(),
+  cursor: z.optional(Id),
 });
 
 /** Stripe and the IETF draft use opaque client-generated keys; a UUID fits. */

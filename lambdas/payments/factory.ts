@@ -1,5 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { readEnv } from '../shared/config.js';
 import { HttpPaymentProvider } from './http.js';
 import type { PaymentProvider } from './port.js';
@@ -10,15 +10,12 @@ import { SimulatedPaymentProvider } from './simulated.js';
  * so a fresh deploy or `npm start` works with no provider account.
  */
 export const PaymentEnv = z.object({
-  PAYMENT_PROVIDER: z.enum(['simulated', 'http']).default('simulated'),
-  PAYMENTS_TABLE: z.string().min(3).max(255).optional(),
-  PAYMENT_PROVIDER_URL: z.url({ protocol: /^https?$/ }).optional(),
-  PAYMENT_PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().max(900_000).default(10_000),
-  PAYMENT_PROVIDER_API_KEY: z.string().min(1).optional(),
-  PAYMENT_CURRENCY: z
-    .string()
-    .regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as KRW')
-    .default('KRW'),
+  PAYMENT_PROVIDER: z._default(z.enum(['simulated', 'http']), 'simulated'),
+  PAYMENTS_TABLE: z.optional(z.string().check(z.minLength(3), z.maxLength(255))),
+  PAYMENT_PROVIDER_URL: z.optional(z.url({ protocol: /^https?$/ })),
+  PAYMENT_PROVIDER_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive(), z.maximum(900_000)), 10_000),
+  PAYMENT_PROVIDER_API_KEY: z.optional(z.string().check(z.minLength(1))),
+  PAYMENT_CURRENCY: z._default(z.string().check(z.regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as KRW')), 'KRW'),
 });
 export type PaymentEnv = z.infer<typeof PaymentEnv>;
 

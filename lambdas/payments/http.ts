@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { PaymentProviderTimeout, PaymentProviderUnavailable, PurchaseError } from '../domain/errors.js';
 import type { ChargeRequest, ChargeResult, PaymentProvider, RefundRequest, RefundResult } from './port.js';
 import { PaymentIdempotencyMismatch } from './simulated.js';
@@ -21,17 +21,18 @@ export class PaymentProviderRejected extends PurchaseError {
   }
 }
 
-const ChargeCaptured = z.object({ id: z.string().min(1), status: z.literal('captured'), amount: z.number() });
-const ChargeDeclined = z.object({ status: z.literal('declined'), declineCode: z.string().min(1) });
+const text = z.string().check(z.minLength(1));
+const ChargeCaptured = z.object({ id: text, status: z.literal('captured'), amount: z.number() });
+const ChargeDeclined = z.object({ status: z.literal('declined'), declineCode: text });
 const ChargeView = z.object({
-  id: z.string().min(1),
+  id: text,
   status: z.enum(['captured', 'refunded', 'declined']),
   amount: z.number(),
 });
-const MismatchBody = z.object({ fields: z.array(z.string()).min(1) });
+const MismatchBody = z.object({ fields: z.array(z.string()).check(z.minLength(1)) });
 const RefundSucceeded = z.object({
-  id: z.string().min(1),
-  charge: z.string().min(1),
+  id: text,
+  charge: text,
   amount: z.number(),
   status: z.literal('succeeded'),
 });
@@ -133,7 +134,7 @@ export class HttpPaymentProvider implements PaymentProvider {
 }
 
 /** A body that is not what the protocol promises is a provider fault: retried, never guessed at. */
-function parse<T>(schema: z.ZodType<T>, reply: Reply): T {
+function parse<T>(schema: z.ZodMiniType<T>, reply: Reply): T {
   let json: unknown;
   try {
     json = JSON.parse(reply.text);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { PaymentProviderTimeout, PaymentProviderUnavailable, PurchaseError } from '../domain/errors.js';
 import { keys } from '../shared/dynamodb/keys.js';
 import type { ChargeRequest, ChargeResult, PaymentProvider, RefundRequest, RefundResult } from './port.js';
@@ -36,31 +36,32 @@ export const ProviderCharge = z.object({
   amount: z.number(),
   currency: z.string(),
   status: z.enum(CHARGE_STATUSES),
-  declineCode: z.string().optional(),
+  declineCode: z.optional(z.string()),
   createdAt: z.string(),
-  refundId: z.string().optional(),
-  refundIdempotencyKey: z.string().optional(),
-  refundedAt: z.string().optional(),
+  refundId: z.optional(z.string()),
+  refundIdempotencyKey: z.optional(z.string()),
+  refundedAt: z.optional(z.string()),
 });
 export type ProviderCharge = z.infer<typeof ProviderCharge>;
 
-const counter = z.number().int().min(0).optional();
+const counter = z.optional(z.int().check(z.minimum(0)));
+const delay = z.optional(z.int().check(z.minimum(0), z.maximum(60_000)));
 
 /** What the provider does for one order; counters count down as faults are served. */
 export const PaymentScript = z.strictObject({
   /** Decline every charge of the order with this code (persisted: a replay is declined too). */
-  decline: z.string().min(1).optional(),
+  decline: z.optional(z.string().check(z.minLength(1))),
   /** The next N charge calls throw PaymentProviderUnavailable without charging. */
   failCharges: counter,
   /** The next N charge calls wait `timeoutMs` then throw PaymentProviderTimeout without charging. */
   timeoutCharges: counter,
-  timeoutMs: z.number().int().min(0).max(60_000).optional(),
+  timeoutMs: delay,
   /** The next N charge calls DO charge, then throw PaymentProviderTimeout as if the response was lost. */
   loseChargeResponses: counter,
   /** The next N refund calls throw PaymentProviderUnavailable without refunding. */
   failRefunds: counter,
   /** Every charge call first waits this long: a slow provider that still answers. */
-  delayMs: z.number().int().min(0).max(60_000).optional(),
+  delayMs: delay,
 });
 export type PaymentScript = z.infer<typeof PaymentScript>;
 type ScriptCounter = 'failCharges' | 'timeoutCharges' | 'loseChargeResponses' | 'failRefunds';

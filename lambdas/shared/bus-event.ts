@@ -74,7 +74,7 @@ export const PAYLOADS = {
     .object({
       failedStep: z.string().min(1).max(128),
       reason: z.string().min(1).max(256),
-      totalAmount: Amount.optional(),
+      totalAmount: z.optional(Amount),
     })
     .loose(),
   PAYMENT_PROCESSED: z.object({ paymentAmount: Amount, paymentMethod: z.string().min(1).optional() }).loose(),

@@ -1,10 +1,11 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import type { $ZodType, output } from 'zod/v4/core';
 
 /**
  * Environment of the Lambdas, validated once at start-up so a misconfigured function fails on
  * its first invocation with a clear message instead of deep inside a transaction.
  */
-const tableName = z.string().min(3).max(255);
+const tableName = z.string().check(z.minLength(3), z.maxLength(255));
 
 export const TableEnv = z.object({
   ACCOUNTS_TABLE: tableName,
@@ -19,8 +20,9 @@ export const TableEnv = z.object({
 export type Tables = z.infer<typeof TableEnv>;
 export type TableVar = keyof Tables;
 
-export function readEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv): z.infer<S> {
-  const parsed = schema.safeParse(env);
+/** Any zod schema, classic or mini: the handlers at the edge still use the classic build. */
+export function readEnv<S extends $ZodType>(schema: S, env: NodeJS.ProcessEnv): output<S> {
+  const parsed = z.safeParse(schema, env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`Invalid Lambda environment: ${problems}`);

@@ -1,7 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import type { z } from 'zod';
+import { safeParse } from 'zod/mini';
+import type { $ZodType, output } from 'zod/v4/core';
 import { BusinessRefusal, InvalidInput, OrderAlreadyCompleted } from '../domain/errors.js';
 import type { Deps } from '../saga/deps.js';
 import { readTables, type TableVar } from './config.js';
@@ -38,7 +39,7 @@ export type OutcomeMetrics<I, O> = (metrics: InvocationMetrics, input: I, outcom
  */
 export function sagaHandler<
   K extends TableVar,
-  S extends z.ZodType<{ orderId: string }>,
+  S extends $ZodType<{ orderId: string }>,
   O,
   X extends object = object,
 >(options: {
@@ -48,8 +49,8 @@ export function sagaHandler<
   input: S;
   overrides?: HandlerOverrides;
   extra?: (env: NodeJS.ProcessEnv, ddb: DynamoDBDocumentClient) => X;
-  run: (deps: Deps<K> & X, input: z.infer<S>) => Promise<O>;
-  metrics?: OutcomeMetrics<z.infer<S>, O>;
+  run: (deps: Deps<K> & X, input: output<S>) => Promise<O>;
+  metrics?: OutcomeMetrics<output<S>, O>;
 }): SagaLambda<O> {
   const overrides = options.overrides ?? {};
   const tables = readTables(options.tables, options.env);
@@ -64,7 +65,7 @@ export function sagaHandler<
 
   return (event, context) =>
     obs.invocation(context, invocationKeys(event), async ({ log, metrics }) => {
-      const parsed = options.input.safeParse(event);
+      const parsed = safeParse(options.input, event);
       if (!parsed.success) {
         const error = new InvalidInput(
           `${options.name}: invalid input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import type { $ZodType } from 'zod/v4/core';
 import { API_ROUTES } from '../../infra/catalog.js';
 import { GATEWAY_PROBLEMS } from '../../infra/gateway-responses.js';
 import { PROBLEMS, problemTypeUri, type ProblemType } from '../../lambdas/api/problems.js';
@@ -140,9 +141,9 @@ const examplesOf = (media: MediaType | undefined): unknown[] => [
   ...(media?.example === undefined ? [] : [media.example]),
   ...Object.values(media?.examples ?? {}).map((e) => e.value),
 ];
-const optional = (field: z.ZodType): boolean => field.safeParse(undefined).success;
+const optional = (field: $ZodType): boolean => z.safeParse(field, undefined).success;
 
-type ZodBody = { shape: Record<string, z.ZodType> } & z.ZodType;
+type ZodBody = { shape: Record<string, $ZodType> } & $ZodType;
 /** Every route with a body, and the zod schema the API Lambda parses it with. */
 const BODIES: Record<string, ZodBody> = {
   'POST /orders': PurchaseBody,
@@ -154,7 +155,7 @@ const BODIES: Record<string, ZodBody> = {
 };
 const IDEMPOTENT_ROUTES = ['POST /orders', 'POST /admin/users/{userId}/top-ups'];
 
-const jsonSchema = (schema: z.ZodType): Schema => z.toJSONSchema(schema, { io: 'input' }) as Schema;
+const jsonSchema = (schema: $ZodType): Schema => z.toJSONSchema(schema, { io: 'input' }) as Schema;
 
 describe('Docs: openapi.yaml', () => {
   it('is an OpenAPI 3.1 document whose every $ref resolves', () => {
@@ -337,7 +338,7 @@ describe('Docs: openapi.yaml', () => {
       expect(schema.type, key).toBe('object');
       expect(schema.additionalProperties, key).toBe(false);
       expect(Object.keys(schema.properties ?? {}).sort(), key).toEqual(Object.keys(shape).sort());
-      const required = Object.keys(shape).filter((k) => !optional(shape[k] as z.ZodType));
+      const required = Object.keys(shape).filter((k) => !optional(shape[k] as $ZodType));
       expect([...(schema.required ?? [])].sort(), key).toEqual(required.sort());
 
       // Structure: what zod's own JSON Schema says (its `minimum` ignores refinements such as
@@ -359,9 +360,9 @@ describe('Docs: openapi.yaml', () => {
       // Behaviour: the examples pass, and each documented bound is exactly where zod's is.
       const examples = examplesOf(media);
       expect(examples.length, key).toBeGreaterThan(0);
-      for (const example of examples) expect(zodSchema.safeParse(example).success, `${key} example`).toBe(true);
+      for (const example of examples) expect(z.safeParse(zodSchema, example).success, `${key} example`).toBe(true);
       const base = examples[0] as Record<string, unknown>;
-      const accepts = (name: string, value: unknown) => zodSchema.safeParse({ ...base, [name]: value }).success;
+      const accepts = (name: string, value: unknown) => z.safeParse(zodSchema, { ...base, [name]: value }).success;
       for (const [name, documented] of Object.entries(schema.properties ?? {})) {
         const prop = deref(documented);
         const where = `${key} ${name}`;
@@ -379,7 +380,7 @@ describe('Docs: openapi.yaml', () => {
           ).toEqual([true, false]);
         }
       }
-      expect(zodSchema.safeParse({ ...base, unknownField: 1 }).success, `${key} strict`).toBe(false);
+      expect(z.safeParse(zodSchema, { ...base, unknownField: 1 }).success, `${key} strict`).toBe(false);
     }
   });
 

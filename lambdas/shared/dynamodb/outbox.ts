@@ -1,5 +1,5 @@
 import type { PutCommandInput } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { EVENT_TYPES, outboxEvent, type OutboxEvent } from '../../domain/events.js';
 import { Id, IsoTimestamp } from '../../domain/model.js';
 import { keys } from './keys.js';
@@ -24,17 +24,15 @@ export const EVENTS_ATTRIBUTE = 'events';
 const PayloadValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 /** One entry of an item's `events` map. */
-const StoredEvent = z.object({ at: IsoTimestamp, payload: z.record(z.string(), PayloadValue) }).strict();
+const StoredEvent = z.strictObject({ at: IsoTimestamp, payload: z.record(z.string(), PayloadValue) });
 type StoredEvent = z.infer<typeof StoredEvent>;
 
 /** What an item must hold for its events to be read: the order's id and buyer, and the map. */
-const EventCarrier = z
-  .object({
-    orderId: Id,
-    userId: Id,
-    [EVENTS_ATTRIBUTE]: z.record(z.string().regex(/^[A-Z_]+(#.+)?$/), StoredEvent).optional(),
-  })
-  .loose();
+const EventCarrier = z.looseObject({
+  orderId: Id,
+  userId: Id,
+  [EVENTS_ATTRIBUTE]: z.optional(z.record(z.string().check(z.regex(/^[A-Z_]+(#.+)?$/)), StoredEvent)),
+});
 
 /** The entry key of an event in its item's map: its type, and `#qualifier` when it has one. */
 export function entryKey(event: Pick<OutboxEvent, 'type' | 'qualifier'>): string {
