@@ -61,7 +61,6 @@ interface CatalogFunction {
 const ALL_FUNCTIONS: CatalogFunction[] = [...SAGA_FUNCTIONS, ...EDGE_FUNCTIONS, RECONCILER_FUNCTION];
 
 const TABLE_IDS = Object.keys(TABLE_ENV) as TableId[];
-const BUSINESS_TABLES = TABLE_IDS.filter((t) => t !== 'Idempotency');
 
 /** Every function's timeout in seconds: the provider-facing steps and the API get more, the authorizer less. */
 function expectedTimeout(fnId: string): number {
@@ -362,48 +361,10 @@ describe('Stack: PurchaseSagaStack', () => {
     jwks = synth(JWKS_PROPS);
   });
 
-  it('creates the business tables with pk/sk, on-demand, PITR and AWS-managed encryption', () => {
-    s.template.resourceCountIs('AWS::DynamoDB::Table', BUSINESS_TABLES.length + 1);
-    for (const t of BUSINESS_TABLES) {
-      const table = props(s.json.Resources[s.tableLogicalId[t]]);
-      expect(table.KeySchema, t).toEqual([
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ]);
-      expect(table.AttributeDefinitions, t).toEqual(
-        expect.arrayContaining([
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ]),
-      );
-      expect(table.BillingMode, t).toBe('PAY_PER_REQUEST');
-      expect(table.PointInTimeRecoverySpecification, t).toEqual({ PointInTimeRecoveryEnabled: true });
-      expect(table.SSESpecification, t).toEqual({ SSEEnabled: true });
-      expect(table.TableName, `${t} must not have a physical name`).toBeUndefined();
-    }
-  });
-
   it('uses the construct ids the local stand-in relies on', () => {
     for (const t of TABLE_IDS) expect(s.tableLogicalId[t].startsWith(`${t}Table`), t).toBe(true);
     for (const f of ALL_FUNCTIONS)
       expect(get(s.functionLogicalId, f.id).startsWith(`${f.id}Function`), f.id).toBe(true);
-  });
-
-  it('streams new and old images of the orders table only (the transactional outbox)', () => {
-    for (const t of BUSINESS_TABLES) {
-      const stream = props(s.json.Resources[s.tableLogicalId[t]]).StreamSpecification;
-      if (t === 'Orders') expect(stream).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
-      else expect(stream, t).toBeUndefined();
-    }
-  });
-
-  it('lays out the idempotency table as Powertools expects, with TTL on expiration', () => {
-    const table = props(s.json.Resources[s.tableLogicalId.Idempotency]);
-    expect(table.KeySchema).toEqual([{ AttributeName: 'id', KeyType: 'HASH' }]);
-    expect(table.AttributeDefinitions).toEqual([{ AttributeName: 'id', AttributeType: 'S' }]);
-    expect(table.TimeToLiveSpecification).toEqual({ AttributeName: 'expiration', Enabled: true });
-    expect(table.BillingMode).toBe('PAY_PER_REQUEST');
-    expect(table.PointInTimeRecoverySpecification).toBeUndefined();
   });
 
   it('creates one nodejs22.x arm64 traced function per catalog entry (saga, edge, reconciler, events) and no other', () => {
@@ -449,20 +410,6 @@ describe('Stack: PurchaseSagaStack', () => {
     const schedule = rules.find((r) => r.ScheduleExpression === 'rate(1 minute)');
     expect(schedule).toBeDefined();
     expect(JSON.stringify(schedule?.Targets)).toContain(get(s.functionLogicalId, 'Reconciler'));
-  });
-
-  it('indexes the orders the reconciler watches in a sparse byStatus index', () => {
-    const orders = props(s.json.Resources[s.tableLogicalId.Orders]);
-    expect(orders.GlobalSecondaryIndexes).toEqual([
-      {
-        IndexName: 'byStatus',
-        KeySchema: [
-          { AttributeName: 'gsi1pk', KeyType: 'HASH' },
-          { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
-        ],
-        Projection: { ProjectionType: 'KEYS_ONLY' },
-      },
-    ]);
   });
 
   it("gives each saga function exactly its catalog entry's table variables and the payment settings it needs", () => {
@@ -846,21 +793,6 @@ describe('Stack: PurchaseSagaStack', () => {
         expect(env.PAYMENT_PROVIDER_URL, f.id).toBeUndefined();
       }
     }
-  });
-
-  it('retains money, order, stock and item tables by default', () => {
-    for (const t of ['Accounts', 'Orders', 'Catalog', 'Payments', 'Inventory', 'Coupons'] as const) {
-      const table = s.json.Resources[s.tableLogicalId[t]];
-      expect(table?.DeletionPolicy, t).toBe('Retain');
-      expect(table?.UpdateReplacePolicy, t).toBe('Retain');
-    }
-    expect(s.json.Resources[s.tableLogicalId.Idempotency]?.DeletionPolicy).toBe('Delete');
-  });
-
-  it('destroys every table when retainData is false', () => {
-    const scratch = synth({ retainData: false });
-    for (const t of TABLE_IDS)
-      expect(scratch.json.Resources[scratch.tableLogicalId[t]]?.DeletionPolicy, t).toBe('Delete');
   });
 
   it('outputs the state machine ARN, workflow type and every table name', () => {

@@ -1,0 +1,132 @@
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { SOURCE_METADATA, TABLE_ENV, type DynamoAction, type TableId } from './catalog.js';
+
+/** Repository root (this file lives in <root>/infra). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The one workflow definition, shared with the local stand-in. */
+export const ASL_PATH = join(REPO_ROOT, 'statemachine', 'purchase.asl.json');
+
+export type PaymentProviderKind = 'simulated' | 'http';
+
+/** ESM bundles need `require` for the CommonJS dependencies esbuild inlines. */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __sagaCreateRequire } from 'node:module'; const require = __sagaCreateRequire(import.meta.url);";
+
+/**
+ * What a function's bundle leaves out: the default credential chain's fallbacks (SSO, shared
+ * ini files, credential processes, web identity, container and instance metadata, with the STS
+ * and SSO clients they bring: about 90 KB). The chain imports them lazily, only when the
+ * environment holds no credentials, and Lambda always puts the role's there: they are never
+ * loaded. (Setting AWS_PROFILE on a function would send the chain to them, and fail.)
+ */
+export const UNBUNDLED_MODULES = [
+  '@aws-sdk/credential-provider-sso',
+  '@aws-sdk/credential-provider-ini',
+  '@aws-sdk/credential-provider-process',
+  '@aws-sdk/credential-provider-web-identity',
+  '@aws-sdk/credential-provider-http',
+  '@smithy/credential-provider-imds',
+] as const;
+
+export interface FunctionSpec {
+  id: string;
+  /** Folder under lambdas/ holding handler.ts. */
+  dir: string;
+  access: Partial<Record<TableId, readonly DynamoAction[]>>;
+  environment: Record<string, string>;
+  timeout: number;
+}
+
+/** What the payment functions (and the reconciler, which runs their compensation) are told. */
+export function paymentEnvironment(provider: PaymentProviderKind, url: string | undefined): Record<string, string> {
+  return {
+    PAYMENT_PROVIDER: provider,
+    PAYMENT_CURRENCY: 'KRW',
+    PAYMENT_PROVIDER_TIMEOUT_MS: '10000',
+    ...(provider === 'http' && url ? { PAYMENT_PROVIDER_URL: url } : {}),
+  };
+}
+
+/**
+ * Every function of the stack: `lambdas/<dir>/handler.ts` bundled as ESM for nodejs22.x on
+ * arm64, traced, with its own log group, the table variables of exactly the tables its catalog
+ * entry names, and exactly those actions on them.
+ */
+export function lambdaFunction(
+  scope: Construct,
+  spec: FunctionSpec,
+  tables: Readonly<Record<TableId, dynamodb.ITable>>,
+  dataRemovalPolicy: RemovalPolicy,
+): NodejsFunction {
+  const access = Object.entries(spec.access) as [TableId, readonly DynamoAction[]][];
+
+  const environment: Record<string, string> = {
+    POWERTOOLS_SERVICE_NAME: 'purchase-saga',
+    NODE_OPTIONS: '--enable-source-maps',
+    ...spec.environment,
+  };
+  for (const [tableId] of access) environment[TABLE_ENV[tableId]] = tables[tableId].tableName;
+
+  const logGroup = new logs.LogGroup(scope, `${spec.id}FunctionLogs`, {
+    retention: logs.RetentionDays.ONE_MONTH,
+    removalPolicy: dataRemovalPolicy,
+  });
+
+  const fn = new NodejsFunction(scope, `${spec.id}Function`, {
+    entry: join(REPO_ROOT, 'lambdas', spec.dir, 'handler.ts'),
+    handler: 'handler',
+    projectRoot: REPO_ROOT,
+    depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+    runtime: Runtime.NODEJS_22_X,
+    architecture: Architecture.ARM_64,
+    memorySize: 256,
+    timeout: Duration.seconds(spec.timeout),
+    tracing: Tracing.ACTIVE,
+    logGroup,
+    environment,
+    bundling: {
+      format: OutputFormat.ESM,
+      mainFields: ['module', 'main'],
+      banner: ESM_REQUIRE_BANNER,
+      minify: true,
+      sourceMap: true,
+      target: 'node22',
+      // Bundle the AWS SDK as well, so the pinned version runs rather than the runtime's; only
+      // the credential chain's fallbacks stay out.
+      externalModules: [...UNBUNDLED_MODULES],
+    },
+  });
+
+  // Least privilege: exactly the catalog's actions on exactly the catalog's tables.
+  for (const [tableId, actions] of access) {
+    const tableArn = tables[tableId].tableArn;
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        effect: iam.Effect.ALLOW,
+        actions: [...new Set(actions)].map((a) => `dynamodb:${a}`),
+        resources: [tableArn],
+      }),
+    );
+    // A Query on a secondary index is authorised against the index ARN.
+    if (actions.includes('Query')) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          effect: iam.Effect.ALLOW,
+          actions: ['dynamodb:Query'],
+          resources: [`${tableArn}/index/*`],
+        }),
+      );
+    }
+  }
+
+  (fn.node.defaultChild as CfnFunction).addMetadata(SOURCE_METADATA, `lambdas/${spec.dir}`);
+  return fn;
+}
