@@ -1,3 +1,4 @@
+import type { Refusal } from '../domain/steps.js';
 /**
  * Every error answer is `application/problem+json` (RFC 9457). The catalogue below is the
  * complete list of problem types; docs/openapi.yaml documents the same list.
@@ -46,7 +47,7 @@ export const PROBLEMS = {
 export type ProblemType = keyof typeof PROBLEMS;
 
 /** The saga's refusal reasons and the problem each answers with. */
-export const REFUSAL_PROBLEMS: Record<string, ProblemType> = {
+export const REFUSAL_PROBLEMS: Readonly<Record<Refusal, ProblemType>> = {
   InsufficientBalance: 'insufficient-balance',
   CouponNotFound: 'coupon-not-found',
   CouponAlreadyUsed: 'coupon-already-used',

@@ -168,6 +168,8 @@ export const SAGA_STEPS = [
 ] as const satisfies readonly SagaStep[];
 
 export type ForwardStep = (typeof SAGA_STEPS)[number]['name'];
+/** Every business refusal of the saga, by its error name. */
+export type Refusal = (typeof SAGA_STEPS)[number]['refusals'][number];
 export type Compensation = (typeof SAGA_STEPS)[number]['compensation']['name'];
 
 /** Where every order ends: FAILED after its compensations, or COMPENSATION_FAILED. */

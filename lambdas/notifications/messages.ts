@@ -1,4 +1,4 @@
-import { SAGA_STEPS } from '../domain/steps.js';
+import { SAGA_STEPS, type Refusal } from '../domain/steps.js';
 import type { BusEvent } from '../shared/bus-event.js';
 import type { Notification, NotificationKind } from './port.js';
 
@@ -14,7 +14,7 @@ export function formatAmount(amount: number): string {
 }
 
 /** Why an order failed, as the end of the sentence "Your order could not be completed because ...". */
-const REASONS: Record<string, string> = {
+const REASONS: Readonly<Record<Refusal, string>> = {
   InsufficientBalance: 'your balance was not enough to pay for it',
   CouponNotFound: 'the coupon could not be found',
   CouponAlreadyUsed: 'the coupon has already been used',
@@ -28,7 +28,7 @@ const REASONS: Record<string, string> = {
 const STEPS: Record<string, string> = Object.fromEntries(SAGA_STEPS.map((s) => [s.name, s.doing]));
 
 export function failureSentence(failedStep: string, reason: string): string {
-  const known = REASONS[reason];
+  const known = (REASONS as Readonly<Record<string, string | undefined>>)[reason];
   if (known) return known;
   const step = STEPS[failedStep];
   return step ? `of a technical problem while ${step}` : 'of a technical problem';

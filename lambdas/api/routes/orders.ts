@@ -18,7 +18,7 @@ import {
   validate,
   type Response,
 } from '../http.js';
-import { REFUSAL_PROBLEMS } from '../problems.js';
+import { REFUSAL_PROBLEMS, type ProblemType } from '../problems.js';
 import { IdempotencyKey, NoQuery, PurchaseBody } from '../schemas.js';
 import type { ApiTable, Request, Route } from './types.js';
 
@@ -226,7 +226,9 @@ async function outcome(deps: OrdersDeps, orderId: string, req: PurchaseRequest):
       return json(202, { orderId, status: 'PENDING' }, { ...location, 'Retry-After': '1' });
     case 'FAILED': {
       const details = { orderId, failedStep: view.failedStep, reason: view.reason };
-      const known = view.reason ? REFUSAL_PROBLEMS[view.reason] : undefined;
+      const known = view.reason
+        ? (REFUSAL_PROBLEMS as Readonly<Record<string, ProblemType | undefined>>)[view.reason]
+        : undefined;
       return problem(new HttpProblem(known ?? 'purchase-failed', view.reasonDetail, details, location), instance);
     }
     case 'COMPENSATION_FAILED':
