@@ -108,15 +108,18 @@ export function lambdaFunction(
   // Least privilege: exactly the catalog's actions on exactly the catalog's tables.
   for (const [tableId, actions] of access) {
     const tableArn = tables[tableId].tableArn;
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        effect: iam.Effect.ALLOW,
-        actions: [...new Set(actions)].map((a) => `dynamodb:${a}`),
-        resources: [tableArn],
-      }),
-    );
+    const onTable = [...new Set(actions)].filter((a) => a !== 'QueryIndex');
+    if (onTable.length > 0) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          effect: iam.Effect.ALLOW,
+          actions: onTable.map((a) => `dynamodb:${a}`),
+          resources: [tableArn],
+        }),
+      );
+    }
     // A Query on a secondary index is authorised against the index ARN.
-    if (actions.includes('Query')) {
+    if (actions.includes('QueryIndex')) {
       fn.addToRolePolicy(
         new iam.PolicyStatement({
           effect: iam.Effect.ALLOW,

@@ -5,7 +5,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { NagSuppressions, type NagPackSuppression } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import type { TableId } from './catalog.js';
+import { EDGE_FUNCTIONS, RECONCILER_FUNCTION, type DynamoAction, type TableId } from './catalog.js';
 import type { EventsPipeline } from './events.js';
 
 /**
@@ -50,7 +50,7 @@ const REASONS = {
   invokeQualifiedArns:
     'lambda:InvokeFunction on "<function ARN>:*" covers the versions and aliases of that one saga function (CDK grantInvoke grants the function and its qualifiers); it grants nothing on any other function.',
   indexQuery:
-    'dynamodb:Query on "<table ARN>/index/*": the secondary indexes of this one table, for the Query the catalog grants on it (infra/catalog.ts). Orders has one index, the sparse KEYS_ONLY byStatus index; Coupons and Inventory have none, so there the grant adds nothing.',
+    'dynamodb:Query on "<table ARN>/index/*": the secondary indexes of this one table, for the QueryIndex the catalog grants on it (infra/catalog.ts). Orders has one index, the sparse KEYS_ONLY byStatus index the reconciler reads.',
   describeExecution:
     'STANDARD workflows: the Api polls its own purchase executions (states:DescribeExecution) to answer 201 or 202. Executions are named at start, so their ARNs are only known as "execution:<this state machine>:*": the wildcard covers the executions of this one state machine.',
   apiGatewayCloudWatchRole:
@@ -125,10 +125,16 @@ export function applyNagSuppressions(stack: NagTargets): void {
   }
 
   // ---- Query on secondary indexes ----------------------------------------------------------------
-  const indexGrants: [IFunction, TableId[]][] = [
-    [stack.apiFunction, ['Orders', 'Coupons', 'Inventory']],
-    [stack.reconcilerFunction, ['Orders']],
-  ];
+  const indexTables = (access: Partial<Record<TableId, readonly DynamoAction[]>>) =>
+    (Object.entries(access) as [TableId, readonly DynamoAction[]][])
+      .filter(([, actions]) => actions.includes('QueryIndex'))
+      .map(([table]) => table);
+  const indexGrants = (
+    [
+      [stack.apiFunction, indexTables(EDGE_FUNCTIONS.find((f) => f.id === 'Api')?.access ?? {})],
+      [stack.reconcilerFunction, indexTables(RECONCILER_FUNCTION.access)],
+    ] as [IFunction, TableId[]][]
+  ).filter(([, tables]) => tables.length > 0);
   for (const [fn, tables] of indexGrants) {
     suppress(
       fn.role,

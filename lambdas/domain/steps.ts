@@ -11,8 +11,12 @@
 export type TableId =
   'Accounts' | 'Catalog' | 'Inventory' | 'Coupons' | 'Orders' | 'Payments' | 'Notifications' | 'Idempotency';
 
+/**
+ * DynamoDB actions on a table; `QueryIndex` is a Query on its secondary indexes, which AWS
+ * authorises against `<table ARN>/index/*`, not the table (granted apart, as it is used apart).
+ */
 export type DynamoAction =
-  'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'ConditionCheckItem' | 'Query' | 'Scan';
+  'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'ConditionCheckItem' | 'Query' | 'QueryIndex' | 'Scan';
 
 export type Access = Partial<Record<TableId, readonly DynamoAction[]>>;
 
