@@ -173,8 +173,10 @@ export interface UnreachedGrant {
 
 const RETURNED_ON_FAILURE =
   'never called; its conditional writes ask DynamoDB to return the item on failure (ReturnValuesOnConditionCheckFailure), and whether AWS authorises that return as dynamodb:GetItem is not verified without an AWS account';
-const SERVICE_SIDE =
-  "used by the Lambda service on the function's behalf (event source mapping or on-failure destination), which the stand-in plays without the role";
+const SENT_WITH_SENDMESSAGE =
+  "granted with sqs:SendMessage by CDK's grantSendMessages; the Lambda service sends a failure record with SendMessage alone (the stand-in checks that one when it wires the destination)";
+const NOT_AN_SQS_SOURCE_NEED =
+  "granted by CDK's SqsEventSource; the Lambda service polls an SQS source with ReceiveMessage, DeleteMessage and GetQueueAttributes only (the stand-in checks those when it wires the mapping)";
 
 export const UNREACHED_GRANTS: UnreachedGrant[] = [
   ...['DeductBalance', 'UseCoupon', 'ReserveInventorySlots', 'ReserveStock', 'CompleteOrder'].map((functionId) => ({
@@ -196,20 +198,11 @@ export const UNREACHED_GRANTS: UnreachedGrant[] = [
     why: 'Powertools reads a key with GetItem only when a failed conditional put returns no item, which DynamoDB always does here',
   },
   ...[
-    ['Publisher', 'dynamodb:ListStreams', '*'],
-    ['Publisher', 'dynamodb:DescribeStream', 'table/OrdersTable*/stream/*'],
-    ['Publisher', 'dynamodb:GetRecords', 'table/OrdersTable*/stream/*'],
-    ['Publisher', 'dynamodb:GetShardIterator', 'table/OrdersTable*/stream/*'],
-    ['Publisher', 'sqs:SendMessage', 'EventsPublisherDlq*'],
-    ['Publisher', 'sqs:GetQueueAttributes', 'EventsPublisherDlq*'],
-    ['Publisher', 'sqs:GetQueueUrl', 'EventsPublisherDlq*'],
-    ['Notifier', 'sqs:SendMessage', 'EventsNotifierDlq*'],
-    ['Notifier', 'sqs:GetQueueAttributes', 'EventsNotifierDlq*'],
-    ['Notifier', 'sqs:GetQueueUrl', 'EventsNotifierDlq*'],
-    ['Transmitter', 'sqs:ReceiveMessage', 'EventsTransmissionQueue*'],
-    ['Transmitter', 'sqs:ChangeMessageVisibility', 'EventsTransmissionQueue*'],
-    ['Transmitter', 'sqs:GetQueueUrl', 'EventsTransmissionQueue*'],
-    ['Transmitter', 'sqs:DeleteMessage', 'EventsTransmissionQueue*'],
-    ['Transmitter', 'sqs:GetQueueAttributes', 'EventsTransmissionQueue*'],
-  ].map(([functionId = '', action = '', resource = '']) => ({ functionId, action, resource, why: SERVICE_SIDE })),
+    ['Publisher', 'sqs:GetQueueAttributes', 'EventsPublisherDlq*', SENT_WITH_SENDMESSAGE],
+    ['Publisher', 'sqs:GetQueueUrl', 'EventsPublisherDlq*', SENT_WITH_SENDMESSAGE],
+    ['Notifier', 'sqs:GetQueueAttributes', 'EventsNotifierDlq*', SENT_WITH_SENDMESSAGE],
+    ['Notifier', 'sqs:GetQueueUrl', 'EventsNotifierDlq*', SENT_WITH_SENDMESSAGE],
+    ['Transmitter', 'sqs:ChangeMessageVisibility', 'EventsTransmissionQueue*', NOT_AN_SQS_SOURCE_NEED],
+    ['Transmitter', 'sqs:GetQueueUrl', 'EventsTransmissionQueue*', NOT_AN_SQS_SOURCE_NEED],
+  ].map(([functionId = '', action = '', resource = '', why = '']) => ({ functionId, action, resource, why })),
 ];

@@ -4,6 +4,7 @@ import { LocalAsyncInvoker } from './lambda-async.js';
 import type { LocalLambda } from './lambda-runtime.js';
 import { LocalQueues, LocalSqsEventSource, type SqsEventSourceStats } from './sqs.js';
 import { LocalStreamPoller, type StreamPollerStats } from './stream-poller.js';
+import { deniedTo, ServiceRoleRefused, type Request } from './iam.js';
 import type { CfnTemplate } from './template.js';
 import { until } from './wakeable.js';
 
@@ -79,10 +80,14 @@ export interface LocalEventsContext {
   buses: Map<string, LocalEventBus>;
   /** Base URL of queue URLs. */
   endpointUrl: string;
+  /** A resource's ARN as the functions' policies name it (a table's `StreamArn`, a queue's `Arn`). */
+  arnOf: (logicalId: string, attribute: string) => string;
 }
 
 export function startLocalEvents(ctx: LocalEventsContext, options: LocalEventsOptions = {}): LocalEvents {
   const spec = eventsOf(ctx.template);
+  // Before anything is registered or polled: a refusal leaves nothing behind.
+  requireServiceAccess(ctx, spec);
   const msPerSecond = 1000 * (options.timeScale ?? 0.001);
   const log = options.log;
   const lambda = (logicalId: string, what: string): LocalLambda => {
@@ -215,4 +220,56 @@ export function startLocalEvents(ctx: LocalEventsContext, options: LocalEventsOp
       await until(() => asyncInvoker.idle(), Date.now() + 5_000);
     },
   };
+}
+
+/**
+ * What AWS checks with a function's role when the Lambda service is wired to it, before
+ * anything runs: CreateEventSourceMapping refuses a role that cannot read the stream (its four
+ * actions) or the queue (receive, delete, attributes) or send to the mapping's failure
+ * destination, and a function's asynchronous failure destination needs SendMessage. The
+ * stand-in refuses the same way, at start, with AWS's exception name; what it allows is
+ * recorded as used (the least-privilege check of `npm test`).
+ */
+function requireServiceAccess(ctx: LocalEventsContext, spec: ReturnType<typeof eventsOf>): void {
+  const require = (functionLogicalId: string, requests: Request[], refusal: string) => {
+    const caller = ctx.lambdas.get(functionLogicalId)?.caller;
+    if (!caller) return;
+    const denied = deniedTo(caller, requests);
+    if (denied.length > 0) {
+      throw new ServiceRoleRefused(
+        `${refusal} (the role of ${caller.functionId} does not allow ${denied.map((d) => `${d.action} on ${d.resource}`).join(', ')})`,
+      );
+    }
+  };
+  const sendTo = (queueLogicalId: string): Request[] => [
+    { action: 'sqs:SendMessage', resource: ctx.arnOf(queueLogicalId, 'Arn') },
+  ];
+  for (const m of spec.streamMappings) {
+    const stream = ctx.arnOf(m.tableLogicalId, 'StreamArn');
+    require(m.functionLogicalId, [
+      ...['DescribeStream', 'GetRecords', 'GetShardIterator'].map((a) => ({
+        action: `dynamodb:${a}`,
+        resource: stream,
+      })),
+      { action: 'dynamodb:ListStreams', resource: '*' },
+    ], `Cannot access stream ${stream}. Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM.`);
+    if (m.onFailureLogicalId) {
+      require(m.functionLogicalId, sendTo(
+        m.onFailureLogicalId,
+      ), `The provided execution role does not have permissions to call SendMessage on SQS (${m.logicalId}'s on-failure destination)`);
+    }
+  }
+  for (const m of spec.queueMappings) {
+    const queue = ctx.arnOf(m.queueLogicalId, 'Arn');
+    require(m.functionLogicalId, ['ReceiveMessage', 'DeleteMessage', 'GetQueueAttributes'].map((a) => ({
+      action: `sqs:${a}`,
+      resource: queue,
+    })), `The provided execution role does not have permissions to call ReceiveMessage on SQS (${m.logicalId})`);
+  }
+  for (const c of spec.asyncInvoke) {
+    if (!c.onFailureLogicalId) continue;
+    require(c.functionLogicalId, sendTo(
+      c.onFailureLogicalId,
+    ), `The function's execution role does not have permissions to call SendMessage on its on-failure destination`);
+  }
 }

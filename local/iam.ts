@@ -152,6 +152,22 @@ export function isAllowed(statements: Statement[], { action, resource }: Request
   return applicable.some((s) => s.Effect === 'Allow') && !applicable.some((s) => s.Effect === 'Deny');
 }
 
+/**
+ * What the Lambda service asks of a function's role when the function is wired up (an event
+ * source mapping that reads a stream or a queue, a destination for what failed): the requests
+ * among `requests` the role denies. Those it allows are recorded as used.
+ */
+export function deniedTo(caller: Caller, requests: Request[]): Request[] {
+  const denied = requests.filter((r) => !isAllowed(caller.statements, r));
+  for (const r of requests) if (!denied.includes(r)) caller.record?.(r.action, r.resource);
+  return denied;
+}
+
+/** AWS refused to create a mapping or accept a destination: the function's role lacks what the service needs. */
+export class ServiceRoleRefused extends Error {
+  override readonly name = 'InvalidParameterValueException';
+}
+
 // ---- Requests -> (action, resource) ----------------------------------------------------------------
 
 export class UnmappedCall extends Error {

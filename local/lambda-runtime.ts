@@ -47,7 +47,7 @@ export class LocalLambda {
     readonly arn: string,
     private readonly handler: Handler,
     /** Its role: the SDK calls it makes are evaluated against these policies (local/iam.ts). */
-    private readonly caller?: Caller,
+    readonly caller?: Caller,
   ) {}
 
   async invoke(payload: unknown): Promise<Invocation> {

@@ -250,7 +250,7 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
     lambdas: byLogicalId,
     ...(options.apiMount ? { mount: options.apiMount } : {}),
   });
-  const events =
+  const startEvents = () =>
     options.events === false
       ? DISABLED_EVENTS
       : startLocalEvents(
@@ -262,9 +262,18 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
             lambdas: byLogicalId,
             buses: aws.buses,
             endpointUrl: aws.endpoint.url,
+            arnOf: localArn,
           },
           options.events ?? {},
         );
+  let events: LocalEvents;
+  try {
+    events = startEvents();
+  } catch (err) {
+    // AWS refused to wire the events side (local/events.ts): this stack never started.
+    aws.machines.delete(stateMachineArn);
+    throw err;
+  }
   const ddb = documentClient();
   return {
     tables,

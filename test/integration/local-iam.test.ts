@@ -111,3 +111,44 @@ describe('Local IAM: a function whose role lacks a grant fails as on AWS', () =>
     expect(used.filter((u) => u.startsWith('DeductBalance dynamodb:PutItem'))).toEqual([]);
   });
 });
+
+describe('Local IAM: the Lambda service refuses to wire a function whose role cannot do its part', () => {
+  it.each([
+    [
+      "the Publisher's event source mapping, when its role cannot read the Orders stream",
+      'PublisherFunctionServiceRoleDefaultPolicy',
+      'dynamodb:GetRecords',
+      /Cannot access stream .*OrdersTable.*\/stream\/.*does not allow dynamodb:GetRecords on /,
+    ],
+    [
+      "the Publisher's on-failure destination, when its role cannot send to the PublisherDlq",
+      'PublisherFunctionServiceRoleDefaultPolicy',
+      'sqs:SendMessage',
+      /permissions to call SendMessage on SQS .*does not allow sqs:SendMessage on .*PublisherDlq/,
+    ],
+    [
+      "the Transmitter's queue mapping, when its role cannot receive from the TransmissionQueue",
+      'TransmitterFunctionServiceRoleDefaultPolicy',
+      'sqs:ReceiveMessage',
+      /permissions to call ReceiveMessage on SQS .*does not allow sqs:ReceiveMessage on .*TransmissionQueue/,
+    ],
+    [
+      "the Notifier's asynchronous failure destination, when its role cannot send to the NotifierDlq",
+      'NotifierFunctionServiceRoleDefaultPolicy',
+      'sqs:SendMessage',
+      /on-failure destination .*does not allow sqs:SendMessage on .*NotifierDlq/,
+    ],
+  ])('refuses %s, with AWS exception name', async (_what, policy, action, message) => {
+    const started = localSaga({ template: withoutGrant(inject('template'), policy, action), events: {} });
+    const err = await started.then(
+      async (saga) => {
+        await saga.close();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).name).toBe('InvalidParameterValueException');
+    expect((err as Error).message).toMatch(message);
+  });
+});
