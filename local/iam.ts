@@ -52,8 +52,9 @@ export function asFunction<T>(caller: Caller, work: () => T): T {
 type Intrinsic = unknown;
 
 /**
- * Each function's identity policy statements, intrinsics resolved by `arnOf` (a resource's
- * `Arn`, `StreamArn` or `Ref` as the stand-in names it). Keyed by the function's logical id.
+ * The identity policy statements of each function's role and of the state machine's role,
+ * intrinsics resolved by `arnOf` (a resource's `Arn`, `StreamArn` or `Ref` as the stand-in names
+ * it). Keyed by the function's or the state machine's logical id.
  */
 export function rolePolicies(
   template: CfnTemplate,
@@ -124,13 +125,18 @@ export function rolePolicies(
       byRole.set(id, [...(byRole.get(id) ?? []), ...statements]);
     }
   }
-  const byFunction = new Map<string, Statement[]>();
+  const byResource = new Map<string, Statement[]>();
+  const roleProperty: Record<string, string> = {
+    'AWS::Lambda::Function': 'Role',
+    'AWS::StepFunctions::StateMachine': 'RoleArn',
+  };
   for (const [logicalId, r] of Object.entries(template.Resources)) {
-    if (r.Type !== 'AWS::Lambda::Function') continue;
-    const role = (r.Properties?.['Role'] as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
-    byFunction.set(logicalId, role ? (byRole.get(role) ?? []) : []);
+    const property = roleProperty[r.Type];
+    if (!property) continue;
+    const role = (r.Properties?.[property] as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
+    byResource.set(logicalId, role ? (byRole.get(role) ?? []) : []);
   }
-  return byFunction;
+  return byResource;
 }
 
 // ---- Evaluation ---------------------------------------------------------------------------------

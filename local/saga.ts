@@ -240,6 +240,11 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
   const stateMachine = new LocalStateMachine(resolvedDefinition(substitutions) as StateMachineDefinition, byArn, {
     stateMachineArn,
     type: machine.type,
+    role: {
+      functionId: `${machine.logicalId}Role`,
+      where: { region: LOCAL_REGION, account: LOCAL_ACCOUNT },
+      statements: policies.get(machine.logicalId) ?? [],
+    },
     ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: options.retryIntervalMs } : {}),
   });
   aws.machines.set(stateMachineArn, stateMachine);

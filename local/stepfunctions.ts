@@ -2,6 +2,7 @@ import './polyfills.js';
 import { randomUUID } from 'node:crypto';
 import { StateMachine, type RunOptions, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { LocalLambda } from './lambda-runtime.js';
+import { deniedTo, type Caller } from './iam.js';
 
 /**
  * Runs the deployed definition (substitutions resolved) in aws-local-stepfunctions, with every
@@ -58,6 +59,8 @@ export interface LocalStateMachineOptions {
   type?: StateMachineType;
   /** Milliseconds to wait between retries instead of the definition's backoff (tests). */
   retryIntervalMs?: number;
+  /** Its role: each task's lambda:InvokeFunction is evaluated against these policies (local/iam.ts). */
+  role?: Caller;
 }
 
 export class LocalStateMachine {
@@ -172,6 +175,14 @@ export class LocalStateMachine {
     const lambda = typeof FunctionName === 'string' ? this.lambdas.get(FunctionName) : undefined;
     if (!lambda)
       throw new LambdaTaskError('Lambda.ResourceNotFoundException', `Function not found: ${String(FunctionName)}`);
+    const role = this.options.role;
+    if (role && deniedTo(role, [{ action: 'lambda:InvokeFunction', resource: lambda.arn }]).length > 0) {
+      // What Step Functions reports when its role may not invoke the task's function.
+      throw new LambdaTaskError(
+        'Lambda.AWSLambdaException',
+        `User: arn:aws:sts::${role.where.account}:assumed-role/${role.functionId}/states is not authorized to perform: lambda:InvokeFunction on resource: ${lambda.arn} because no identity-based policy allows the lambda:InvokeFunction action (Service: Lambda, Status Code: 403, Error Code: AccessDeniedException)`,
+      );
+    }
     const invocation = await lambda.invoke(Payload);
     if (!invocation.ok) throw new LambdaTaskError(invocation.error.errorType, JSON.stringify(invocation.error));
     return {

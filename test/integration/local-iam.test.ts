@@ -152,3 +152,39 @@ describe('Local IAM: the Lambda service refuses to wire a function whose role ca
     expect((err as Error).message).toMatch(message);
   });
 });
+
+describe('Local IAM: the state machine invokes its tasks under its own role', () => {
+  let saga: LocalSaga;
+  beforeAll(async () => {
+    saga = await localSaga({
+      template: withoutGrant(inject('template'), 'PurchaseStateMachineRoleDefaultPolicy', 'lambda:InvokeFunction'),
+    });
+    await seed(saga, {
+      items: [{ itemId: 'gem', price: 100, stock: 5 }],
+      users: [{ userId: 'u1', balance: 1_000, slots: 5 }],
+    });
+  });
+  afterAll(() => saga.close());
+
+  it('fails every task as Step Functions reports a role that may not invoke it, and no function runs', async () => {
+    const orderId = `o-${randomUUID()}`;
+    const { run } = await purchase(saga, { orderId, userId: 'u1', itemId: 'gem', quantity: 1 });
+    expect(run.status).toBe('FAILED');
+    const failures = run.history.flatMap((e) =>
+      e.type === 'StateFailed' && 'Error' in e ? [{ error: e.Error, cause: String(e.Cause) }] : [],
+    );
+    expect(failures.length).toBeGreaterThan(0);
+    for (const f of failures) {
+      expect(f.error).toBe('Lambda.AWSLambdaException');
+      expect(f.cause).toMatch(
+        /is not authorized to perform: lambda:InvokeFunction on resource: .*Function.*AccessDeniedException/,
+      );
+    }
+    // Nothing ran: the order is left PENDING for the reconciler, the money untouched.
+    const s = await snapshot(saga);
+    expect(s.orders.get(orderId)?.status).toBe('PENDING');
+    expect(s.steps.filter((r) => r['orderId'] === orderId)).toEqual([]);
+    expect(s.balances.get('u1')).toBe(1_000);
+    expect([...saga.lambdas.values()].every((l) => l.stats.invocations === 0)).toBe(true);
+  });
+});
