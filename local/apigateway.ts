@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { PROBLEMS, problemTypeUri } from '../lambdas/api/problems.js';
+import { matches } from './iam.js';
 import type { LocalLambda } from './lambda-runtime.js';
 import type { CfnTemplate } from './template.js';
 
@@ -97,6 +98,9 @@ const DEFAULT_RESPONSES: Record<string, { status: number; message: string | null
   REQUEST_TOO_LARGE: { status: 413, message: 'Request Too Long' },
   INTEGRATION_TIMEOUT: { status: 504, message: 'Endpoint request timed out' },
   INTEGRATION_FAILURE: { status: 502, message: 'Internal server error' },
+  // "Execution failed due to configuration error: Invalid permissions on Lambda function".
+  API_CONFIGURATION_ERROR: { status: 500, message: 'Internal server error' },
+  AUTHORIZER_CONFIGURATION_ERROR: { status: 500, message: null },
 };
 
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -121,6 +125,11 @@ export class LocalApiGateway {
   private readonly methods: Method[] = [];
   private readonly authorizers = new Map<string, Authorizer>();
   private readonly responses = new Map<string, GatewayResponse>();
+  /**
+   * The Lambda permissions that let API Gateway invoke each function (its resource policy, from
+   * the template's AWS::Lambda::Permission): source ARN patterns, by function logical id.
+   */
+  private readonly invokeGrants = new Map<string, string[]>();
   private readonly cache = new Map<
     string,
     { expires: number; principalId: string; context: Record<string, string>; policy: PolicyDocument }
@@ -187,6 +196,27 @@ export class LocalApiGateway {
     }
     if (!stage) throw new Error('The template has no API Gateway stage');
     this.stage = stage.StageName;
+    const stageName = this.stage;
+    const resolve = (part: unknown): string => {
+      if (typeof part === 'string') return part;
+      const ref = (part as { Ref?: unknown }).Ref;
+      if (ref === 'AWS::Partition') return 'aws';
+      if (ref === 'AWS::Region') return options.region;
+      if (ref === 'AWS::AccountId') return options.accountId;
+      const type = typeof ref === 'string' ? resources[ref]?.Type : undefined;
+      if (type === 'AWS::ApiGateway::RestApi') return this.apiId;
+      if (type === 'AWS::ApiGateway::Stage') return stageName;
+      if (type === 'AWS::ApiGateway::Authorizer') return String(ref);
+      throw new Error(`A Lambda permission's SourceArn the local gateway cannot read: ${JSON.stringify(part)}`);
+    };
+    for (const r of Object.values(resources)) {
+      if (r.Type !== 'AWS::Lambda::Permission') continue;
+      const p = PermissionProps.safeParse(r.Properties);
+      if (!p.success || p.data.Principal !== 'apigateway.amazonaws.com') continue;
+      const [separator, parts] = p.data.SourceArn['Fn::Join'];
+      const fn = p.data.FunctionName['Fn::GetAtt'][0];
+      this.invokeGrants.set(fn, [...(this.invokeGrants.get(fn) ?? []), parts.map(resolve).join(separator)]);
+    }
     const throttle = stage.MethodSettings?.find((s) => s.ThrottlingRateLimit !== undefined);
     this.bucket =
       throttle?.ThrottlingRateLimit !== undefined
@@ -215,11 +245,13 @@ export class LocalApiGateway {
     if (Buffer.byteLength(req.body ?? '', 'utf8') > MAX_PAYLOAD_BYTES)
       return this.gatewayResponse('REQUEST_TOO_LARGE', requestId);
 
-    const methodArn = `arn:aws:execute-api:${this.options.region}:${this.options.accountId}:${this.apiId}/${this.stage}/${match.method.httpMethod}${match.method.resourcePath === '/' ? '/' : url.pathname}`;
+    const methodArn = `${this.arnBase()}/${this.stage}/${match.method.httpMethod}${match.method.resourcePath === '/' ? '/' : url.pathname}`;
     let authorizerContext: Record<string, string> | undefined;
     if (match.method.authorizer) {
       const auth = this.authorizers.get(match.method.authorizer);
       if (!auth) throw new Error(`Unknown authorizer ${match.method.authorizer}`);
+      if (!this.mayInvoke(auth.functionLogicalId, `${this.arnBase()}/authorizers/${auth.logicalId}`))
+        return this.gatewayResponse('AUTHORIZER_CONFIGURATION_ERROR', requestId);
       const token = headerValue(headers, auth.identityHeader);
       // API Gateway does not call a TOKEN authorizer without its identity source.
       if (!token) return this.gatewayResponse('UNAUTHORIZED', requestId);
@@ -230,6 +262,9 @@ export class LocalApiGateway {
       authorizerContext = { principalId: decision.principalId, ...decision.context };
     }
 
+    // API Gateway invokes the integration only if the function's resource policy lets it.
+    if (!this.mayInvoke(match.method.integrationFunction, methodArn))
+      return this.gatewayResponse('API_CONFIGURATION_ERROR', requestId);
     const event = this.proxyEvent(req, url, match, requestId, authorizerContext);
     const lambda = this.options.lambdas.get(match.method.integrationFunction);
     if (!lambda) throw new Error(`No local Lambda ${match.method.integrationFunction}`);
@@ -340,6 +375,16 @@ export class LocalApiGateway {
     };
   }
 
+  /** `arn:aws:execute-api:<region>:<account>:<api id>`: what source ARNs of this API start with. */
+  private arnBase(): string {
+    return `arn:aws:execute-api:${this.options.region}:${this.options.accountId}:${this.apiId}`;
+  }
+
+  /** Whether a Lambda permission lets API Gateway invoke the function for this source ARN. */
+  private mayInvoke(functionLogicalId: string, sourceArn: string): boolean {
+    return (this.invokeGrants.get(functionLogicalId) ?? []).some((pattern) => matches(pattern, sourceArn));
+  }
+
   private gatewayResponse(type: string, requestId: string): HttpResponse {
     const fallback = DEFAULT_RESPONSES[type] ?? { status: 500, message: null };
     const custom = this.responses.get(type);
@@ -355,6 +400,13 @@ export class LocalApiGateway {
     };
   }
 }
+
+const PermissionProps = z.object({
+  Action: z.literal('lambda:InvokeFunction'),
+  Principal: z.string(),
+  FunctionName: z.object({ 'Fn::GetAtt': z.tuple([z.string(), z.literal('Arn')]) }),
+  SourceArn: z.object({ 'Fn::Join': z.tuple([z.string(), z.array(z.unknown())]) }),
+});
 
 const ProxyResult = z.object({
   statusCode: z.number().int(),

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isAllowed, requestsOf, UnmappedCall, type Statement } from '../../local/iam.js';
 import type { LocalSaga } from '../../local/saga.js';
 import type { CfnTemplate } from '../../local/template.js';
+import { call, token } from '../support/api.js';
 import { localSaga, purchase, seed, snapshot } from '../support/saga.js';
 
 const WHERE = { region: 'us-east-1', account: '000000000000' };
@@ -186,5 +187,69 @@ describe('Local IAM: the state machine invokes its tasks under its own role', ()
     expect(s.steps.filter((r) => r['orderId'] === orderId)).toEqual([]);
     expect(s.balances.get('u1')).toBe(1_000);
     expect([...saga.lambdas.values()].every((l) => l.stats.invocations === 0)).toBe(true);
+  });
+});
+
+/** The synthesized template without the resources whose logical id starts with `prefix`. */
+function without(template: CfnTemplate, prefix: string): CfnTemplate {
+  const copy = JSON.parse(JSON.stringify(template)) as CfnTemplate;
+  const gone = Object.keys(copy.Resources).filter((id) => id.startsWith(prefix));
+  if (gone.length === 0) throw new Error(`No resource ${prefix}`);
+  for (const id of gone) Reflect.deleteProperty(copy.Resources, id);
+  return copy;
+}
+
+describe('Local IAM: API Gateway invokes functions only as their Lambda permissions allow', () => {
+  let saga: LocalSaga;
+  let bearer: string;
+  beforeAll(async () => {
+    const template = without(
+      without(inject('template'), 'PurchaseApiordersPOSTApiPermission'),
+      'PurchaseApiitemsitemIdGETApiPermission',
+    );
+    saga = await localSaga({ template });
+    await seed(saga, {
+      items: [{ itemId: 'gem', price: 100, stock: 5 }],
+      users: [{ userId: 'u1', balance: 1_000, slots: 5 }],
+    });
+    bearer = await token('u1');
+  });
+  afterAll(() => saga.close());
+
+  it('answers 500 Internal server error on a route whose permission is gone, and never runs the function', async () => {
+    const invocations = () => saga.lambdas.get('Api')?.stats.invocations ?? 0;
+    const before = invocations();
+    const bought = await call(saga, {
+      path: '/orders',
+      token: bearer,
+      idempotencyKey: randomUUID(),
+      body: { itemId: 'gem', quantity: 1 },
+    });
+    expect(bought.status).toBe(500);
+    expect(bought.json).toEqual({ message: 'Internal server error' });
+    const item = await call(saga, { method: 'GET', path: '/items/gem', token: bearer });
+    expect(item.status).toBe(500);
+    expect(invocations()).toBe(before);
+    // The routes whose permissions are there still reach it.
+    const items = await call(saga, { method: 'GET', path: '/items', token: bearer });
+    expect(items.status).toBe(200);
+    expect(invocations()).toBe(before + 1);
+    expect((await snapshot(saga)).orders.size).toBe(0);
+  });
+});
+
+describe('Local IAM: API Gateway calls the authorizer only as its Lambda permission allows', () => {
+  let saga: LocalSaga;
+  beforeAll(async () => {
+    saga = await localSaga({ template: without(inject('template'), 'AuthorizerFunctionPurchaseSagaJwtAuthorizer') });
+  });
+  afterAll(() => saga.close());
+
+  it('answers the authorizer configuration error (500, problem+json) and runs neither function', async () => {
+    const answer = await call(saga, { method: 'GET', path: '/items', token: await token('u1') });
+    expect(answer.status).toBe(500);
+    expect(answer.json).toMatchObject({ status: 500, type: expect.stringMatching(/\/internal$/) as unknown });
+    expect(saga.lambdas.get('Authorizer')?.stats.invocations).toBe(0);
+    expect(saga.lambdas.get('Api')?.stats.invocations).toBe(0);
   });
 });
