@@ -5,6 +5,7 @@ import type { LocalAsyncInvoker } from './lambda-async.js';
 import type { LocalLambda } from './lambda-runtime.js';
 import type { LocalQueues } from './sqs.js';
 import { Timers } from './wakeable.js';
+import type { ResourcePolicies } from './resource-policies.js';
 
 /**
  * A custom EventBridge bus of the local stand-in, with the template's rules and targets.
@@ -46,6 +47,8 @@ export interface LocalEventBusOptions {
   lambdas: Map<string, LocalLambda>;
   queues: LocalQueues;
   asyncInvoker: LocalAsyncInvoker;
+  /** The functions' Lambda permissions and the queues' policies: what EventBridge may do to each. */
+  policies: ResourcePolicies;
   /** Local milliseconds per AWS second (delivery retry backoff and event age). */
   msPerSecond: number;
   log?: (message: string, details?: Record<string, unknown>) => void;
@@ -117,6 +120,16 @@ export class LocalEventBus {
     this.timers.clear();
   }
 
+  /** Whether the target's (or dead-letter queue's) resource policy lets this rule's events in. */
+  private allowed(rule: { arn: string }, kind: 'lambda' | 'sqs', resource: string): boolean {
+    return this.options.policies.allows({
+      service: 'events.amazonaws.com',
+      action: kind === 'lambda' ? 'lambda:InvokeFunction' : 'sqs:SendMessage',
+      resource,
+      sourceArn: rule.arn,
+    });
+  }
+
   private deliver(
     envelope: { id: string },
     rule: RuleSpec & { arn: string },
@@ -125,7 +138,7 @@ export class LocalEventBus {
     retries: number,
   ): void {
     if (this.stopped) return;
-    const failure = this.handOver(envelope, target);
+    const failure = this.handOver(envelope, rule, target);
     if (!failure) return;
     const ms = this.options.msPerSecond;
     const delay = Math.random() * Math.min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** retries) * ms;
@@ -140,6 +153,11 @@ export class LocalEventBus {
       failure,
     );
     const dlq = target.deadLetterLogicalId ? this.options.queues.byId(target.deadLetterLogicalId) : undefined;
+    if (dlq && !this.allowed(rule, 'sqs', dlq.arn)) {
+      // The dead-letter queue's policy does not let this rule send: AWS drops the event.
+      this.options.log?.(`EventBridge: event ${envelope.id} lost: ${dlq.logicalId}'s policy refuses ${rule.arn}`);
+      return;
+    }
     const attr = (v: string) => ({ DataType: 'String' as const, StringValue: v });
     dlq?.send(JSON.stringify(envelope), {
       RULE_ARN: attr(rule.arn),
@@ -152,10 +170,19 @@ export class LocalEventBus {
   }
 
   /** Hands the event to the target; the failure when it could not. */
-  private handOver(envelope: object, target: TargetSpec): { code: string; message: string } | undefined {
+  private handOver(
+    envelope: object,
+    rule: { arn: string },
+    target: TargetSpec,
+  ): { code: string; message: string } | undefined {
+    const denied = {
+      code: 'NO_PERMISSIONS',
+      message: `The resource policy of ${this.targetArn(target)} does not let ${rule.arn} in`,
+    };
     if (target.kind === 'lambda') {
       const fn = this.options.lambdas.get(target.logicalId);
       if (!fn) return { code: 'ResourceNotFoundException', message: `Function not found: ${this.targetArn(target)}` };
+      if (!this.allowed(rule, 'lambda', fn.arn)) return denied;
       this.options.asyncInvoker.invoke(fn, envelope);
       return undefined;
     }
@@ -165,6 +192,7 @@ export class LocalEventBus {
         code: 'AWS.SimpleQueueService.NonExistentQueue',
         message: `The specified queue does not exist: ${target.logicalId}`,
       };
+    if (!this.allowed(rule, 'sqs', queue.arn)) return denied;
     queue.send(JSON.stringify(envelope));
     return undefined;
   }

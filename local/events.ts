@@ -7,6 +7,7 @@ import { LocalStreamPoller, type StreamPollerStats } from './stream-poller.js';
 import { deniedTo, ServiceRoleRefused, type Request } from './iam.js';
 import type { CfnTemplate } from './template.js';
 import { until } from './wakeable.js';
+import { ResourcePolicies } from './resource-policies.js';
 
 /**
  * The event side of a local stack, from its template: the Orders stream's event source mapping
@@ -122,6 +123,25 @@ export function startLocalEvents(ctx: LocalEventsContext, options: LocalEventsOp
     { msPerSecond, ...(log ? { log } : {}) },
   );
 
+  // What EventBridge may do to each target: the functions' Lambda permissions, the queue policies.
+  const ruleArn = (ruleLogicalId: string): string => {
+    const rule = spec.rules.find((r) => r.logicalId === ruleLogicalId);
+    // A rule on the default bus (the reconciler's schedule) has no bus name in its ARN.
+    const bus = rule ? `${ctx.nameOf(rule.busLogicalId)}/` : '';
+    return `arn:aws:events:${ctx.region}:${ctx.account}:rule/${bus}${ctx.nameOf(ruleLogicalId)}`;
+  };
+  const policies = new ResourcePolicies(ctx.template, 'events.amazonaws.com', (value) => {
+    if (typeof value === 'string') return value;
+    const v = value as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+    const id = v.Ref ?? v['Fn::GetAtt']?.[0];
+    const type = id === undefined ? undefined : ctx.template.Resources[id]?.Type;
+    if (id && type === 'AWS::Lambda::Function') return ctx.arnOf(id, 'Arn');
+    // A queue policy names its queues by Ref (their URL); the statements, by ARN: both read as the ARN.
+    if (id && type === 'AWS::SQS::Queue') return ctx.arnOf(id, 'Arn');
+    if (id && type === 'AWS::Events::Rule') return ruleArn(id);
+    throw new Error(`A resource policy value the local stand-in cannot read: ${JSON.stringify(value)}`);
+  });
+
   const buses = spec.buses.map((busId) => {
     const rules = spec.rules
       .filter((r) => r.busLogicalId === busId)
@@ -130,7 +150,7 @@ export function startLocalEvents(ctx: LocalEventsContext, options: LocalEventsOp
         for (const t of r.targets) if (t.deadLetterLogicalId) queue(t.deadLetterLogicalId, `rule ${r.logicalId}`);
         return {
           ...r,
-          arn: `arn:aws:events:${ctx.region}:${ctx.account}:rule/${ctx.nameOf(busId)}/${ctx.nameOf(r.logicalId)}`,
+          arn: ruleArn(r.logicalId),
         };
       });
     return new LocalEventBus(ctx.nameOf(busId), rules, {
@@ -139,6 +159,7 @@ export function startLocalEvents(ctx: LocalEventsContext, options: LocalEventsOp
       lambdas: ctx.lambdas,
       queues,
       asyncInvoker,
+      policies,
       msPerSecond,
       ...(log ? { log } : {}),
     });

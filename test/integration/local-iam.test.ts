@@ -253,3 +253,62 @@ describe('Local IAM: API Gateway calls the authorizer only as its Lambda permiss
     expect(saga.lambdas.get('Api')?.stats.invocations).toBe(0);
   });
 });
+
+/** The template with the statements of one resource's policy that allow `service` taken out. */
+function withoutServiceAllow(template: CfnTemplate, policyPrefix: string, service: string): CfnTemplate {
+  const copy = JSON.parse(JSON.stringify(template)) as CfnTemplate;
+  const [, policy] = Object.entries(copy.Resources).find(([id]) => id.startsWith(policyPrefix)) ?? [];
+  if (!policy) throw new Error(`No policy ${policyPrefix}`);
+  const doc = policy.Properties?.['PolicyDocument'] as { Statement: { Principal?: { Service?: string } }[] };
+  const kept = doc.Statement.filter((s) => s.Principal?.Service !== service);
+  if (kept.length === doc.Statement.length) throw new Error(`${policyPrefix} allows nothing to ${service}`);
+  doc.Statement = kept;
+  return copy;
+}
+
+describe('Local IAM: EventBridge reaches targets only as their resource policies allow', () => {
+  const shop = {
+    items: [{ itemId: 'gem', price: 100, stock: 5 }],
+    users: [{ userId: 'u1', balance: 1_000, slots: 5 }],
+  };
+
+  it("sends the Notifier's events to its dead-letter queue, NO_PERMISSIONS, when its Lambda permission is gone", async () => {
+    const saga = await localSaga({
+      template: without(inject('template'), 'EventsNotifierRuleAllowEventRule'),
+      events: {},
+    });
+    try {
+      await seed(saga, shop);
+      await purchase(saga, { orderId: `o-${randomUUID()}`, userId: 'u1', itemId: 'gem', quantity: 1 });
+      await saga.events.drain();
+      expect(saga.lambdas.get('Notifier')?.stats.invocations).toBe(0);
+      const dead = saga.events.queues.messages('NotifierDlq');
+      expect(dead.map((m) => (JSON.parse(m.body) as { 'detail-type': string })['detail-type']).sort()).toEqual([
+        'ORDER_COMPLETED',
+        'PAYMENT_PROCESSED',
+      ]);
+      for (const m of dead) expect(m.attributes['ERROR_CODE']?.StringValue).toBe('NO_PERMISSIONS');
+      // The other target of the same events is unaffected.
+      expect(saga.lambdas.get('Transmitter')?.stats.invocations).toBeGreaterThan(0);
+    } finally {
+      await saga.close();
+    }
+  });
+
+  it("never puts an event on the transmission queue when the queue's policy does not let the rule in", async () => {
+    const saga = await localSaga({
+      template: withoutServiceAllow(inject('template'), 'EventsTransmissionQueuePolicy', 'events.amazonaws.com'),
+      events: {},
+    });
+    try {
+      await seed(saga, shop);
+      await purchase(saga, { orderId: `o-${randomUUID()}`, userId: 'u1', itemId: 'gem', quantity: 1 });
+      await saga.events.drain();
+      expect(saga.lambdas.get('Transmitter')?.stats.invocations).toBe(0);
+      expect(saga.events.queues.depth('TransmissionQueue')).toBe(0);
+      expect(saga.lambdas.get('Notifier')?.stats.invocations).toBeGreaterThan(0);
+    } finally {
+      await saga.close();
+    }
+  });
+});
