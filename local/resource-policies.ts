@@ -35,13 +35,13 @@ export class ResourcePolicies {
   constructor(template: CfnTemplate, service: string, resolve: (value: unknown) => string) {
     const list = (v: unknown): string[] => (Array.isArray(v) ? v : [v]).map(resolve);
     for (const r of Object.values(template.Resources)) {
-      const p = (r.Properties ?? {}) as Record<string, unknown>;
+      const p = r.Properties ?? {};
       if (r.Type === 'AWS::Lambda::Permission') {
         if (p['Principal'] !== service) continue;
         const fn = resolve(p['FunctionName']);
         this.add(fn, {
           effect: 'Allow',
-          principals: [String(p['Principal'])],
+          principals: [service],
           actions: [String(p['Action'])],
           resources: [fn],
           conditions:
