@@ -51,17 +51,18 @@ export function carrying(event: OutboxEvent): { userId: string; [EVENTS_ATTRIBUT
 
 /**
  * The update clause that adds `event` to an existing item's map (an item that carries events
- * already: a step record or an order), with its names and values; `tag` keeps them apart from
- * the caller's own placeholders.
+ * already: a step record or an order), with its names and values (`#ev…`, `:ev`, apart from the
+ * caller's own placeholders).
  */
-export function addingEvent(
-  event: OutboxEvent,
-  tag = 'ev',
-): { set: string; names: Record<string, string>; values: Record<string, StoredEvent> } {
+export function addingEvent(event: OutboxEvent): {
+  set: string;
+  names: Record<string, string>;
+  values: Record<string, StoredEvent>;
+} {
   return {
-    set: `#${tag}map.#${tag}key = :${tag}`,
-    names: { [`#${tag}map`]: EVENTS_ATTRIBUTE, [`#${tag}key`]: entryKey(event) },
-    values: { [`:${tag}`]: stored(event) },
+    set: '#evmap.#evkey = :ev',
+    names: { '#evmap': EVENTS_ATTRIBUTE, '#evkey': entryKey(event) },
+    values: { ':ev': stored(event) },
   };
 }
 
