@@ -3,7 +3,7 @@ import { OrderNotFound, OrderStateConflict } from '../domain/errors.js';
 import { outboxEvent } from '../domain/events.js';
 import type { FailureInput, Order, OrderStatus } from '../domain/model.js';
 import { keys, statusIndexKey } from '../shared/dynamodb/keys.js';
-import { addingEvent } from '../shared/dynamodb/outbox.js';
+import { addingEvent, addingEventTo, hasEventsMap } from '../shared/dynamodb/outbox.js';
 import { isConditionFailed } from '../shared/dynamodb/step-engine.js';
 import { isoNow, type Deps } from './deps.js';
 
@@ -57,36 +57,39 @@ async function finish(
     status === 'FAILED'
       ? outboxEvent('ORDER_FAILED', input, now, { failedStep, reason, totalAmount: input.totalAmount })
       : outboxEvent('ORDER_COMPENSATION_FAILED', input, now, { failedStep, reason, ...compensation });
-  const adding = addingEvent(event);
   try {
     // One conditional write: the status, and the event that says so, on the order itself.
-    await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.ORDERS_TABLE,
-        Key: keys.order(input.orderId),
-        UpdateExpression:
-          `SET #status = :status, failedStep = :failedStep, reason = :reason, reasonDetail = :detail, updatedAt = :now, ${adding.set}` +
-          (input.compensation ? ', compensationStep = :cstep, compensationError = :cerr' : '') +
-          // FAILED leaves the reconciler's index; COMPENSATION_FAILED is retried from now on.
-          (status === 'FAILED'
-            ? ' REMOVE gsi1pk, gsi1sk'
-            : ', gsi1pk = :gpk, gsi1sk = :now, compensationAttempts = :zero'),
-        ConditionExpression: '#status = :pending',
-        ExpressionAttributeNames: { '#status': 'status', ...adding.names },
-        ExpressionAttributeValues: {
-          ':status': status,
-          ':pending': 'PENDING',
-          ':failedStep': failedStep,
-          ':reason': reason,
-          ':detail': reasonDetail ?? reason,
-          ':now': now,
-          ...adding.values,
-          ...(input.compensation ? { ':cstep': input.compensation.step, ':cerr': input.compensation.error.Error } : {}),
-          ...(status === 'COMPENSATION_FAILED'
-            ? { ':gpk': statusIndexKey('COMPENSATION_FAILED', input.orderId, now).gsi1pk, ':zero': 0 }
-            : {}),
-        },
-      }),
+    await addingEventTo(event, (adding) =>
+      deps.ddb.send(
+        new UpdateCommand({
+          TableName: deps.tables.ORDERS_TABLE,
+          Key: keys.order(input.orderId),
+          UpdateExpression:
+            `SET #status = :status, failedStep = :failedStep, reason = :reason, reasonDetail = :detail, updatedAt = :now, ${adding.set}` +
+            (input.compensation ? ', compensationStep = :cstep, compensationError = :cerr' : '') +
+            // FAILED leaves the reconciler's index; COMPENSATION_FAILED is retried from now on.
+            (status === 'FAILED'
+              ? ' REMOVE gsi1pk, gsi1sk'
+              : ', gsi1pk = :gpk, gsi1sk = :now, compensationAttempts = :zero'),
+          ConditionExpression: '#status = :pending',
+          ExpressionAttributeNames: { '#status': 'status', ...adding.names },
+          ExpressionAttributeValues: {
+            ':status': status,
+            ':pending': 'PENDING',
+            ':failedStep': failedStep,
+            ':reason': reason,
+            ':detail': reasonDetail ?? reason,
+            ':now': now,
+            ...adding.values,
+            ...(input.compensation
+              ? { ':cstep': input.compensation.step, ':cerr': input.compensation.error.Error }
+              : {}),
+            ...(status === 'COMPENSATION_FAILED'
+              ? { ':gpk': statusIndexKey('COMPENSATION_FAILED', input.orderId, now).gsi1pk, ':zero': 0 }
+              : {}),
+          },
+        }),
+      ),
     );
     return { orderId: input.orderId, status, failedStep, reason, replayed: false };
   } catch (err) {
@@ -127,6 +130,7 @@ export async function resolveCompensationFailed(deps: OutcomeDeps, order: Order)
       totalAmount: order.totalAmount,
       resolvedBy: 'reconciler',
     }),
+    hasEventsMap(order) ? 'map' : 'new map',
   );
   try {
     await deps.ddb.send(

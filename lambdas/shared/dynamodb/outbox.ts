@@ -49,21 +49,46 @@ export function carrying(event: OutboxEvent): { userId: string; [EVENTS_ATTRIBUT
   return { userId: event.userId, [EVENTS_ATTRIBUTE]: { [entryKey(event)]: stored(event) } };
 }
 
-/**
- * The update clause that adds `event` to an existing item's map (an item that carries events
- * already: a step record or an order), with its names and values (`#ev…`, `:ev`, apart from the
- * caller's own placeholders).
- */
-export function addingEvent(event: OutboxEvent): {
+export interface AddingEvent {
   set: string;
   names: Record<string, string>;
-  values: Record<string, StoredEvent>;
-} {
-  return {
-    set: '#evmap.#evkey = :ev',
-    names: { '#evmap': EVENTS_ATTRIBUTE, '#evkey': entryKey(event) },
-    values: { ':ev': stored(event) },
-  };
+  values: Record<string, StoredEvent | Record<string, StoredEvent>>;
+}
+
+/**
+ * The update clause that adds `event` to an existing item's map, with its names and values
+ * (`#ev…`, `:ev`, apart from the caller's own placeholders). `into: 'new map'` is for an item
+ * written before items carried their events: it has no map, and DynamoDB refuses a path into a
+ * map that is not there, so the clause sets a map holding just this event.
+ */
+export function addingEvent(event: OutboxEvent, into: 'map' | 'new map' = 'map'): AddingEvent {
+  return into === 'map'
+    ? {
+        set: '#evmap.#evkey = :ev',
+        names: { '#evmap': EVENTS_ATTRIBUTE, '#evkey': entryKey(event) },
+        values: { ':ev': stored(event) },
+      }
+    : {
+        set: '#evmap = :ev',
+        names: { '#evmap': EVENTS_ATTRIBUTE },
+        values: { ':ev': { [entryKey(event)]: stored(event) } },
+      };
+}
+
+/** Whether an item read from the table has an `events` map to add to. */
+export const hasEventsMap = (item: object): boolean => EVENTS_ATTRIBUTE in item;
+
+/**
+ * Runs an update that adds `event` to an item not read first: into its map, or, when DynamoDB
+ * answers that the item has none (written before items carried their events), as a new map.
+ */
+export async function addingEventTo<T>(event: OutboxEvent, update: (adding: AddingEvent) => Promise<T>): Promise<T> {
+  try {
+    return await update(addingEvent(event));
+  } catch (err) {
+    if (!(err instanceof Error && err.name === 'ValidationException' && /document path/i.test(err.message))) throw err;
+    return update(addingEvent(event, 'new map'));
+  }
 }
 
 /**

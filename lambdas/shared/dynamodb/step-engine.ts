@@ -11,7 +11,7 @@ import {
 import type { OutboxEvent } from '../../domain/events.js';
 import type { ForwardStep, StepRecord } from '../../domain/model.js';
 import { keys } from './keys.js';
-import { addingEvent, carrying } from './outbox.js';
+import { addingEvent, carrying, hasEventsMap } from './outbox.js';
 
 /**
  * The step contract (DESIGN section 4) in one place.
@@ -192,7 +192,7 @@ export async function compensateStep(
 
     const undo = spec.undo(record);
     const marks = Object.entries(spec.mark ?? {});
-    const event = addingEvent(spec.event(record));
+    const event = addingEvent(spec.event(record), hasEventsMap(record) ? 'map' : 'new map');
     const items: TransactItem[] = [
       ...undo,
       {
