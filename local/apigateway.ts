@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { PROBLEMS, problemTypeUri } from '../lambdas/api/problems.js';
-import { matches } from './iam.js';
+import { intrinsicResolver, matches } from './iam.js';
 import type { LocalLambda } from './lambda-runtime.js';
 import type { CfnTemplate } from './template.js';
 
@@ -197,25 +197,23 @@ export class LocalApiGateway {
     if (!stage) throw new Error('The template has no API Gateway stage');
     this.stage = stage.StageName;
     const stageName = this.stage;
-    const resolve = (part: unknown): string => {
-      if (typeof part === 'string') return part;
-      const ref = (part as { Ref?: unknown }).Ref;
-      if (ref === 'AWS::Partition') return 'aws';
-      if (ref === 'AWS::Region') return options.region;
-      if (ref === 'AWS::AccountId') return options.accountId;
-      const type = typeof ref === 'string' ? resources[ref]?.Type : undefined;
-      if (type === 'AWS::ApiGateway::RestApi') return this.apiId;
-      if (type === 'AWS::ApiGateway::Stage') return stageName;
-      if (type === 'AWS::ApiGateway::Authorizer') return String(ref);
-      throw new Error(`A Lambda permission's SourceArn the local gateway cannot read: ${JSON.stringify(part)}`);
-    };
+    // The API, its stage and its authorizers as this gateway names them in source ARNs.
+    const { one } = intrinsicResolver(
+      (logicalId, attribute) => {
+        const type = resources[logicalId]?.Type;
+        if (attribute === 'Ref' && type === 'AWS::ApiGateway::RestApi') return this.apiId;
+        if (attribute === 'Ref' && type === 'AWS::ApiGateway::Stage') return stageName;
+        if (attribute === 'Ref' && type === 'AWS::ApiGateway::Authorizer') return logicalId;
+        throw new Error(`A Lambda permission's SourceArn the local gateway cannot read: ${logicalId}.${attribute}`);
+      },
+      { region: options.region, account: options.accountId },
+    );
     for (const r of Object.values(resources)) {
       if (r.Type !== 'AWS::Lambda::Permission') continue;
       const p = PermissionProps.safeParse(r.Properties);
       if (!p.success || p.data.Principal !== 'apigateway.amazonaws.com') continue;
-      const [separator, parts] = p.data.SourceArn['Fn::Join'];
       const fn = p.data.FunctionName['Fn::GetAtt'][0];
-      this.invokeGrants.set(fn, [...(this.invokeGrants.get(fn) ?? []), parts.map(resolve).join(separator)]);
+      this.invokeGrants.set(fn, [...(this.invokeGrants.get(fn) ?? []), one(p.data.SourceArn)]);
     }
     const throttle = stage.MethodSettings?.find((s) => s.ThrottlingRateLimit !== undefined);
     this.bucket =
@@ -405,7 +403,7 @@ const PermissionProps = z.object({
   Action: z.literal('lambda:InvokeFunction'),
   Principal: z.string(),
   FunctionName: z.object({ 'Fn::GetAtt': z.tuple([z.string(), z.literal('Arn')]) }),
-  SourceArn: z.object({ 'Fn::Join': z.tuple([z.string(), z.array(z.unknown())]) }),
+  SourceArn: z.unknown(),
 });
 
 const ProxyResult = z.object({

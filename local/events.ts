@@ -4,7 +4,7 @@ import { LocalAsyncInvoker } from './lambda-async.js';
 import type { LocalLambda } from './lambda-runtime.js';
 import { LocalQueues, LocalSqsEventSource, type SqsEventSourceStats } from './sqs.js';
 import { LocalStreamPoller, type StreamPollerStats } from './stream-poller.js';
-import { deniedTo, ServiceRoleRefused, type Request } from './iam.js';
+import { deniedTo, intrinsicResolver, ServiceRoleRefused, type Request } from './iam.js';
 import type { CfnTemplate } from './template.js';
 import { until } from './wakeable.js';
 import { ResourcePolicies } from './resource-policies.js';
@@ -124,23 +124,15 @@ export function startLocalEvents(ctx: LocalEventsContext, options: LocalEventsOp
   );
 
   // What EventBridge may do to each target: the functions' Lambda permissions, the queue policies.
-  const ruleArn = (ruleLogicalId: string): string => {
-    const rule = spec.rules.find((r) => r.logicalId === ruleLogicalId);
-    // A rule on the default bus (the reconciler's schedule) has no bus name in its ARN.
-    const bus = rule ? `${ctx.nameOf(rule.busLogicalId)}/` : '';
-    return `arn:aws:events:${ctx.region}:${ctx.account}:rule/${bus}${ctx.nameOf(ruleLogicalId)}`;
-  };
-  const policies = new ResourcePolicies(ctx.template, 'events.amazonaws.com', (value) => {
-    if (typeof value === 'string') return value;
-    const v = value as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
-    const id = v.Ref ?? v['Fn::GetAtt']?.[0];
-    const type = id === undefined ? undefined : ctx.template.Resources[id]?.Type;
-    if (id && type === 'AWS::Lambda::Function') return ctx.arnOf(id, 'Arn');
-    // A queue policy names its queues by Ref (their URL); the statements, by ARN: both read as the ARN.
-    if (id && type === 'AWS::SQS::Queue') return ctx.arnOf(id, 'Arn');
-    if (id && type === 'AWS::Events::Rule') return ruleArn(id);
-    throw new Error(`A resource policy value the local stand-in cannot read: ${JSON.stringify(value)}`);
-  });
+  // A queue policy names its queues by Ref (their URL), its statements by ARN: both read as the ARN.
+  const policies = new ResourcePolicies(
+    ctx.template,
+    'events.amazonaws.com',
+    intrinsicResolver((logicalId, attribute) => ctx.arnOf(logicalId, attribute === 'Ref' ? 'Arn' : attribute), {
+      region: ctx.region,
+      account: ctx.account,
+    }),
+  );
 
   const buses = spec.buses.map((busId) => {
     const rules = spec.rules
@@ -150,7 +142,7 @@ export function startLocalEvents(ctx: LocalEventsContext, options: LocalEventsOp
         for (const t of r.targets) if (t.deadLetterLogicalId) queue(t.deadLetterLogicalId, `rule ${r.logicalId}`);
         return {
           ...r,
-          arn: ruleArn(r.logicalId),
+          arn: ctx.arnOf(r.logicalId, 'Arn'),
         };
       });
     return new LocalEventBus(ctx.nameOf(busId), rules, {

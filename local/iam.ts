@@ -52,15 +52,14 @@ export function asFunction<T>(caller: Caller, work: () => T): T {
 type Intrinsic = unknown;
 
 /**
- * The identity policy statements of each function's role and of the state machine's role,
- * intrinsics resolved by `arnOf` (a resource's `Arn`, `StreamArn` or `Ref` as the stand-in names
- * it). Keyed by the function's or the state machine's logical id.
+ * CloudFormation values as the stand-in reads them: strings, `Ref` (pseudo parameters, or
+ * `resolve(logicalId, 'Ref')`), `Fn::GetAtt` (`resolve(logicalId, attribute)`), `Fn::Join`,
+ * `Fn::Split`, `Fn::Select`. Anything else is refused, naming it.
  */
-export function rolePolicies(
-  template: CfnTemplate,
+export function intrinsicResolver(
   resolve: (logicalId: string, attribute: string) => string,
   pseudo: { region: string; account: string },
-): Map<string, Statement[]> {
+): { one: (x: Intrinsic) => string; list: (x: Intrinsic) => string[] } {
   const value = (x: Intrinsic): string | string[] => {
     if (typeof x === 'string') return x;
     if (Array.isArray(x)) return x.flatMap((v) => value(v));
@@ -105,6 +104,20 @@ export function rolePolicies(
     const v = value(x);
     return Array.isArray(v) ? v : [v];
   };
+  return { one, list };
+}
+
+/**
+ * The identity policy statements of each function's role and of the state machine's role,
+ * intrinsics resolved by `arnOf` (a resource's `Arn`, `StreamArn` or `Ref` as the stand-in names
+ * it). Keyed by the function's or the state machine's logical id.
+ */
+export function rolePolicies(
+  template: CfnTemplate,
+  resolve: (logicalId: string, attribute: string) => string,
+  pseudo: { region: string; account: string },
+): Map<string, Statement[]> {
+  const { list } = intrinsicResolver(resolve, pseudo);
 
   const byRole = new Map<string, Statement[]>();
   for (const r of Object.values(template.Resources)) {

@@ -1,4 +1,4 @@
-import { matches } from './iam.js';
+import { matches, type intrinsicResolver } from './iam.js';
 import type { CfnTemplate } from './template.js';
 
 /**
@@ -32,8 +32,7 @@ export class ResourcePolicies {
   private readonly byResource = new Map<string, ResourceStatement[]>();
 
   /** Reads the queue policies, and the Lambda permissions granted to `service`. */
-  constructor(template: CfnTemplate, service: string, resolve: (value: unknown) => string) {
-    const list = (v: unknown): string[] => (Array.isArray(v) ? v : [v]).map(resolve);
+  constructor(template: CfnTemplate, service: string, { one: resolve, list }: ReturnType<typeof intrinsicResolver>) {
     for (const r of Object.values(template.Resources)) {
       const p = r.Properties ?? {};
       if (r.Type === 'AWS::Lambda::Permission') {

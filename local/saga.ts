@@ -148,6 +148,11 @@ export function localArnResolver(template: CfnTemplate, prefix: string) {
     if (type === 'AWS::StepFunctions::StateMachine' && attribute === 'Name') return name;
     if (type === 'AWS::StepFunctions::StateMachine') return arn('states', `stateMachine:${name}`);
     if (type === 'AWS::Events::EventBus' && attribute === 'Arn') return arn('events', `event-bus/${name}`);
+    if (type === 'AWS::Events::Rule' && attribute === 'Arn') {
+      // A rule on a custom bus carries the bus in its ARN; one on the default bus (a schedule) does not.
+      const bus = (template.Resources[logicalId]?.Properties?.['EventBusName'] as { Ref?: string } | undefined)?.Ref;
+      return arn('events', `rule/${bus ? `${prefix}${bus}/` : ''}${name}`);
+    }
     if (type === 'AWS::SQS::Queue' && attribute === 'Arn') return arn('sqs', name);
     if (type === 'AWS::Lambda::Function' && attribute === 'Arn') return arn('lambda', `function:${name}`);
     if (type === 'AWS::SecretsManager::Secret' && attribute === 'Ref') return arn('secretsmanager', `secret:${name}`);
