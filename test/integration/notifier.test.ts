@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outboxEvent, type OutboxEvent } from '../../lambdas/domain/events.js';
@@ -9,11 +8,11 @@ import { failureSentence } from '../../lambdas/notifications/messages.js';
 import type { Notification, NotificationSender, SendReceipt } from '../../lambdas/notifications/port.js';
 import { listNotifications, RecordingNotificationSender } from '../../lambdas/notifications/recording.js';
 import { createHandler } from '../../lambdas/notifier/app.js';
-import { documentClient } from '../../lambdas/shared/dynamodb/client.js';
 import { DeliveryClaimLost, DeliveryStore } from '../../lambdas/shared/dynamodb/delivery.js';
 import type { LocalSaga } from '../../local/saga.js';
 import { envelopeOf, outboxEventsOf } from '../support/bus-events.js';
 import { localEventTables, type EventTables } from '../support/event-tables.js';
+import { crashingDeliveries } from '../support/faults.js';
 import { localSaga, newOrderId, purchase, seed } from '../support/saga.js';
 
 const T0 = new Date('2026-03-01T10:00:00.000Z');
@@ -59,23 +58,6 @@ function spySender(options: { delayMs?: number; failFirst?: number } = {}) {
 }
 
 /** A DynamoDB client whose next `n` TransactWriteItems fail before reaching the table: a crash after the send. */
-function crashingDdb(): { ddb: DynamoDBDocumentClient; crashNextCompletions: (n: number) => void } {
-  let armed = 0;
-  const client = new DynamoDBClient({});
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const input = args.input as { UpdateExpression?: string };
-      // The write that records the delivery done (DeliveryStore.complete).
-      if (armed > 0 && context.commandName === 'UpdateItemCommand' && input.UpdateExpression?.includes('completedAt')) {
-        armed--;
-        throw Object.assign(new Error('injected crash before recording the delivery'), { name: 'InjectedCrash' });
-      }
-      return next(args);
-    },
-    { step: 'initialize', name: 'crashCompletions' },
-  );
-  return { ddb: documentClient(client), crashNextCompletions: (n) => (armed += n) };
-}
 
 function completedEvent(userId = `u-${randomUUID().slice(0, 8)}`, orderId = newOrderId()): OutboxEvent {
   return outboxEvent('ORDER_COMPLETED', { orderId, userId }, T0.toISOString(), {
@@ -260,7 +242,7 @@ describe('Notifier: exactly once per event id', () => {
   it('takes over an expired claim after a crash between sending and recording (recording adapter: still one notification)', async () => {
     const event = completedEvent();
     const { sender, calls } = spySender();
-    const crash = crashingDdb();
+    const crash = crashingDeliveries();
     let now = T0;
     const notifier = createHandler(env, { sender, ddb: crash.ddb, clock: () => now });
 

@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { outboxEvent, type OutboxEvent } from '../../lambdas/domain/events.js';
-import { documentClient } from '../../lambdas/shared/dynamodb/client.js';
 import { DeliveryStore } from '../../lambdas/shared/dynamodb/delivery.js';
 import { readTransmission } from '../../lambdas/transmission/recording.js';
 import { createHandler } from '../../lambdas/transmitter/app.js';
 import { envelopeOf, sqsEvent, sqsRecord } from '../support/bus-events.js';
 import { localEventTables } from '../support/event-tables.js';
+import { crashingDeliveries } from '../support/faults.js';
 import { captureLogs, enableTelemetry } from '../support/logs.js';
 import { newOrderId } from '../support/saga.js';
 
@@ -138,24 +136,6 @@ function errorLog() {
       messageId: string;
       error: { name: string };
     }[];
-}
-
-function crashingDdb(): { ddb: DynamoDBDocumentClient; crashNextCompletions: (n: number) => void } {
-  let armed = 0;
-  const client = new DynamoDBClient({});
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const input = args.input as { UpdateExpression?: string };
-      // The write that records the delivery done (DeliveryStore.complete).
-      if (armed > 0 && context.commandName === 'UpdateItemCommand' && input.UpdateExpression?.includes('completedAt')) {
-        armed--;
-        throw Object.assign(new Error('injected crash before recording the delivery'), { name: 'InjectedCrash' });
-      }
-      return next(args);
-    },
-    { step: 'initialize', name: 'crashCompletions' },
-  );
-  return { ddb: documentClient(client), crashNextCompletions: (n) => (armed += n) };
 }
 
 describe('Transmitter over HTTP', () => {
@@ -335,7 +315,7 @@ describe('Transmitter over HTTP', () => {
 
   it('after a crash between the POST and the record, the redelivery after the lease POSTs again with the same key', async () => {
     const event = completedEvent();
-    const crash = crashingDdb();
+    const crash = crashingDeliveries();
     let now = T0;
     const transmitter = createHandler(httpEnv, { ddb: crash.ddb, clock: () => now });
     const log = errorLog();

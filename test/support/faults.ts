@@ -119,3 +119,25 @@ export function faultInjector(): FaultInjector {
     },
   };
 }
+
+/**
+ * A client for an event consumer that crashes the write recording a delivery done
+ * (DeliveryStore.complete), after the effect: the next `n` such writes throw InjectedCrash.
+ */
+export function crashingDeliveries(): { ddb: DynamoDBDocumentClient; crashNextCompletions: (n: number) => void } {
+  let armed = 0;
+  const client = new DynamoDBClient({});
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { UpdateExpression?: string };
+      // The write that records the delivery done (DeliveryStore.complete).
+      if (armed > 0 && context.commandName === 'UpdateItemCommand' && input.UpdateExpression?.includes('completedAt')) {
+        armed--;
+        throw Object.assign(new Error('injected crash before recording the delivery'), { name: 'InjectedCrash' });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'crashCompletions' },
+  );
+  return { ddb: documentClient(client), crashNextCompletions: (n) => (armed += n) };
+}
