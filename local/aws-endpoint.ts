@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { listenLocal } from './http-server.js';
 import { z } from 'zod';
 import type { LocalEventBus } from './eventbridge.js';
+import { answerSns, type LocalTopic, type LocalTopicRegistry } from './sns.js';
 import {
   ExecutionAlreadyExists,
   type Execution,
@@ -15,7 +16,8 @@ import {
  * A local endpoint speaking the AWS JSON protocol for the Step Functions, Secrets Manager and
  * EventBridge operations the handlers use, so they reach these services only through the AWS
  * SDK, pointed here by `AWS_ENDPOINT_URL_SFN` / `AWS_ENDPOINT_URL_SECRETS_MANAGER` /
- * `AWS_ENDPOINT_URL_EVENTBRIDGE`.
+ * `AWS_ENDPOINT_URL_EVENTBRIDGE` — and SNS `Publish` in the query protocol (local/sns.ts, by
+ * `AWS_ENDPOINT_URL_SNS`).
  *
  * Wire format, as the SDK's protocol code reads it (@aws-sdk/core AwsJsonRpcProtocol,
  * @smithy/core loadJsonRpcErrorCode):
@@ -39,6 +41,8 @@ export interface LocalAwsEndpointOptions {
   secrets: Map<string, string>;
   /** Custom event buses by name (PutEvents also takes a bus ARN); absent: EventBridge answers no bus. */
   eventBuses?: Map<string, LocalEventBus>;
+  /** SNS topics by ARN (Publish, query protocol: local/sns.ts). */
+  topics?: LocalTopicRegistry;
   /** Region and account of the secrets' ARNs (the state machines' come from their own ARNs). */
   region?: string;
   account?: string;
@@ -577,6 +581,17 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (
+      !headerOf(req, 'x-amz-target') &&
+      headerOf(req, 'content-type')?.startsWith('application/x-www-form-urlencoded')
+    ) {
+      // The query protocol: SNS is the one such service played here.
+      const text = await readBody(req).catch(() => '');
+      const { status, body } = answerSns(options.topics ?? new Map<string, LocalTopic>(), new URLSearchParams(text));
+      if (!res.destroyed && !res.writableEnded)
+        res.writeHead(status, { 'Content-Type': 'text/xml', 'x-amzn-RequestId': randomUUID() }).end(body);
+      return;
+    }
     const { contentType, status, body } = await answer(req);
     if (res.destroyed || res.writableEnded) return;
     const headers: Record<string, string> = { 'Content-Type': contentType, 'x-amzn-RequestId': randomUUID() };

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { HttpResponse } from '@smithy/core/protocols';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -32,6 +33,8 @@ export interface Caller {
   statements: Statement[];
   /** Every (action, resource) this function was allowed, for least-privilege reports. */
   record?: (action: string, resource: string) => void;
+  /** The customer-managed KMS key of each SNS topic the stand-in plays that has one. */
+  topicKeys?: ReadonlyMap<string, string>;
 }
 
 export interface Request {
@@ -280,6 +283,34 @@ export function requestsOf(target: string, body: Body, where: { region: string; 
   throw new UnmappedCall(`No IAM mapping for ${target || 'a request without X-Amz-Target'}`);
 }
 
+/**
+ * The (action, resource) pairs of one query-protocol request (a form body `Action=...`; SNS is
+ * the one such service the functions call), `service` being the signing name. Publishing to a
+ * topic under a customer-managed key also needs that key: SNS calls KMS with the publisher's
+ * own permissions, so the publisher's role must allow kms:GenerateDataKey and kms:Decrypt on it.
+ */
+export function queryRequestsOf(
+  service: string,
+  params: URLSearchParams,
+  topicKeys: ReadonlyMap<string, string> = new Map(),
+): Request[] {
+  const action = params.get('Action') ?? '';
+  if (service === 'sns' && action === 'Publish') {
+    const topic = str(params.get('TopicArn') ?? params.get('TargetArn'), 'Publish: TopicArn');
+    const key = topicKeys.get(topic);
+    return [
+      { action: 'sns:Publish', resource: topic },
+      ...(key
+        ? [
+            { action: 'kms:GenerateDataKey', resource: key },
+            { action: 'kms:Decrypt', resource: key },
+          ]
+        : []),
+    ];
+  }
+  throw new UnmappedCall(`No IAM mapping for ${service || 'an unsigned request'} ${action || '(no Action)'}`);
+}
+
 // ---- Enforcement at the SDK's HTTP handler ------------------------------------------------------------
 
 let installed = false;
@@ -292,30 +323,55 @@ function installEnforcement(): void {
   NodeHttpHandler.prototype.handle = async function (this: NodeHttpHandler, request, options) {
     const caller = scope.getStore();
     if (!caller) return send.call(this, request, options);
-    const target = request.headers['x-amz-target'] ?? request.headers['X-Amz-Target'] ?? '';
+    const header = (name: string) => request.headers[name] ?? request.headers[name.toLowerCase()] ?? '';
+    const target = header('X-Amz-Target');
     const raw: unknown = request.body;
     // The SDK's JSON bodies are Uint8Arrays that warn when used as strings: decode the bytes.
     const text = typeof raw === 'string' ? raw : raw instanceof Uint8Array ? new TextDecoder().decode(raw) : '';
+    // The query protocol (SNS) names no target: its service is the signature's, its operation `Action`.
+    const query = !target && header('Content-Type').startsWith('application/x-www-form-urlencoded');
+    const service = query ? (/Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(header('Authorization'))?.[1] ?? '') : '';
     let requests: Request[];
     try {
-      requests = requestsOf(target, text ? (JSON.parse(text) as Body) : {}, caller.where);
+      requests = query
+        ? queryRequestsOf(service, new URLSearchParams(text), caller.topicKeys)
+        : requestsOf(target, text ? (JSON.parse(text) as Body) : {}, caller.where);
     } catch (err) {
       if (!(err instanceof UnmappedCall)) throw err;
-      return { response: denied(caller, { action: target, resource: '(unmapped)' }, `unmapped call: ${err.message}`) };
+      const what = { action: target || service, resource: '(unmapped)' };
+      return { response: denied(caller, what, query, `unmapped call: ${err.message}`) };
     }
     for (const r of requests) {
-      if (!isAllowed(caller.statements, r)) return { response: denied(caller, r) };
+      if (!isAllowed(caller.statements, r)) return { response: denied(caller, r, query) };
     }
     for (const r of requests) caller.record?.(r.action, r.resource);
     return send.call(this, request, options);
   };
 }
 
-function denied(caller: Caller, r: Request, why?: string): HttpResponse {
+function denied(caller: Caller, r: Request, query: boolean, why?: string): HttpResponse {
   const message =
     `User: arn:aws:sts::${caller.where.account}:assumed-role/${caller.functionId}Role/${caller.functionId} is not authorized to perform: ` +
     `${r.action} on resource: ${r.resource} because no identity-based policy allows the ${r.action} action` +
     (why ? ` (${why})` : '');
+  if (query) {
+    // SNS answers in XML: AuthorizationError for its own action, KMSAccessDenied when the
+    // publisher may not use the topic's key (the SDK throws AuthorizationErrorException /
+    // KMSAccessDeniedException).
+    const kms = r.action.startsWith('kms:');
+    const xml = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    return new HttpResponse({
+      statusCode: kms ? 400 : 403,
+      headers: { 'content-type': 'text/xml' },
+      body: Readable.from([
+        Buffer.from(
+          `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type>` +
+            `<Code>${kms ? 'KMSAccessDenied' : 'AuthorizationError'}</Code><Message>${xml(message)}</Message>` +
+            `</Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
+        ),
+      ]),
+    });
+  }
   return new HttpResponse({
     statusCode: 400,
     headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': 'AccessDeniedException' },

@@ -19,6 +19,7 @@ import type { LocalEventBus } from './eventbridge.js';
 import { DISABLED_EVENTS, startLocalEvents, type LocalEvents, type LocalEventsOptions } from './events.js';
 import { rolePolicies, type Statement } from './iam.js';
 import { LocalLambda, loadHandlerFactory } from './lambda-runtime.js';
+import { LocalTopic, type LocalTopicRegistry } from './sns.js';
 import { LocalStateMachine } from './stepfunctions.js';
 import { createTables } from './tables.js';
 import {
@@ -88,6 +89,8 @@ export interface LocalSaga {
   events: LocalEvents;
   /** Each function's role policy statements, resolved to local ARNs, as local/iam.ts evaluates them. */
   policies: Map<FunctionId, Statement[]>;
+  /** The SNS topic the Notifier publishes to, when the stack was given `notificationTopicArn`. */
+  topic?: LocalTopic;
   /** Unregister from the shared local AWS endpoint and release clients. */
   close(): Promise<void>;
 }
@@ -103,6 +106,7 @@ let shared:
       machines: LocalStateMachineRegistry;
       secrets: Map<string, string>;
       buses: Map<string, LocalEventBus>;
+      topics: LocalTopicRegistry;
     }>
   | undefined;
 
@@ -111,17 +115,20 @@ function sharedEndpoint() {
     const machines: LocalStateMachineRegistry = new Map();
     const secrets = new Map<string, string>();
     const buses = new Map<string, LocalEventBus>();
+    const topics: LocalTopicRegistry = new Map();
     const endpoint = await startLocalAwsEndpoint({
       stateMachines: machines,
       secrets,
       eventBuses: buses,
+      topics,
       region: LOCAL_REGION,
       account: LOCAL_ACCOUNT,
     });
     process.env['AWS_ENDPOINT_URL_SFN'] = endpoint.url;
     process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'] = endpoint.url;
     process.env['AWS_ENDPOINT_URL_EVENTBRIDGE'] = endpoint.url;
-    return { endpoint, machines, secrets, buses };
+    process.env['AWS_ENDPOINT_URL_SNS'] = endpoint.url;
+    return { endpoint, machines, secrets, buses, topics };
   })();
   return shared;
 }
@@ -203,6 +210,14 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
   };
 
   const arnOf = (logicalId: string) => localArn(logicalId, 'Arn');
+  // A topic the stack was given is played by the shared endpoint, encrypted by the key it was given.
+  const topicArn = options.stackProps?.notificationTopicArn;
+  const topic = topicArn ? new LocalTopic(topicArn, options.stackProps?.notificationTopicKeyArn) : undefined;
+  if (topic) {
+    if (aws.topics.has(topic.arn)) throw new Error(`Another local stack already plays the topic ${topic.arn}`);
+    aws.topics.set(topic.arn, topic);
+  }
+  const topicKeys = new Map(topic?.keyArn ? [[topic.arn, topic.keyArn]] : []);
   // Each function's role, as IAM will evaluate it (local/iam.ts).
   const policies = rolePolicies(
     template,
@@ -229,6 +244,7 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
       functionId: entry.id,
       where: { region: LOCAL_REGION, account: LOCAL_ACCOUNT },
       statements: policies.get(spec.logicalId) ?? [],
+      topicKeys,
       ...(options.recordGrantUse
         ? { record: (action, resource) => options.recordGrantUse?.(entry.id, action, resource) }
         : {}),
@@ -282,6 +298,7 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
   } catch (err) {
     // AWS refused to wire the events side (local/events.ts): this stack never started.
     aws.machines.delete(stateMachineArn);
+    if (topic) aws.topics.delete(topic.arn);
     throw err;
   }
   const ddb = documentClient();
@@ -294,9 +311,11 @@ export async function startLocalSaga(options: LocalSagaOptions): Promise<LocalSa
     api,
     events,
     policies: functionPolicies,
+    ...(topic ? { topic } : {}),
     async close() {
       await events.stop();
       aws.machines.delete(stateMachineArn);
+      if (topic) aws.topics.delete(topic.arn);
       ddb.destroy();
     },
   };

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { isAllowed, requestsOf, UnmappedCall, type Statement } from '../../local/iam.js';
-import type { LocalSaga } from '../../local/saga.js';
-import type { CfnTemplate } from '../../local/template.js';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { STATUS_INDEX } from '../../lambdas/shared/dynamodb/keys.js';
+import { asFunction, isAllowed, queryRequestsOf, requestsOf, UnmappedCall, type Statement } from '../../local/iam.js';
+import { LOCAL_ACCOUNT, LOCAL_REGION, type FunctionId, type LocalSaga } from '../../local/saga.js';
+import { synthTemplate, type CfnTemplate } from '../../local/template.js';
 import { call, token } from '../support/api.js';
 import { localSaga, purchase, seed, snapshot } from '../support/saga.js';
 
@@ -44,6 +47,21 @@ describe('Local IAM: requests mapped to what IAM evaluates', () => {
       { action: 'events:PutEvents', resource: 'arn:aws:events:us-east-1:000000000000:event-bus/bus' },
       { action: 'events:PutEvents', resource: 'arn:aws:events:us-east-1:000000000000:event-bus/default' },
     ]);
+  });
+
+  it('authorises an SNS Publish on the topic, and on its key when the topic is encrypted', () => {
+    const topic = 'arn:aws:sns:us-east-1:000000000000:shop';
+    const key = 'arn:aws:kms:us-east-1:000000000000:key/k1';
+    const publish = new URLSearchParams({ Action: 'Publish', TopicArn: topic, Message: 'hi' });
+    expect(queryRequestsOf('sns', publish)).toEqual([{ action: 'sns:Publish', resource: topic }]);
+    expect(queryRequestsOf('sns', publish, new Map([[topic, key]]))).toEqual([
+      { action: 'sns:Publish', resource: topic },
+      { action: 'kms:GenerateDataKey', resource: key },
+      { action: 'kms:Decrypt', resource: key },
+    ]);
+    expect(() => queryRequestsOf('sns', new URLSearchParams({ Action: 'Subscribe', TopicArn: topic }))).toThrow(
+      /sns Subscribe/,
+    );
   });
 
   it('refuses to map a call it does not know, naming it', () => {
@@ -308,6 +326,143 @@ describe('Local IAM: EventBridge reaches targets only as their resource policies
       expect(saga.lambdas.get('Transmitter')?.stats.invocations).toBe(0);
       expect(saga.events.queues.depth('TransmissionQueue')).toBe(0);
       expect(saga.lambdas.get('Notifier')?.stats.invocations).toBeGreaterThan(0);
+    } finally {
+      await saga.close();
+    }
+  });
+});
+
+describe('Local IAM: calls no grant allows are denied under the synthesized roles', () => {
+  let saga: LocalSaga;
+  beforeAll(async () => {
+    saga = await localSaga();
+  });
+  afterAll(() => saga.close());
+
+  const as = <T>(fn: FunctionId, work: () => Promise<T>) =>
+    asFunction(
+      {
+        functionId: fn,
+        where: { region: LOCAL_REGION, account: LOCAL_ACCOUNT },
+        statements: saga.policies.get(fn) ?? [],
+      },
+      work,
+    );
+  const refusal = (work: Promise<unknown>) =>
+    work.then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+
+  it('denies a function a table it was never granted (the Publisher reading Payments)', async () => {
+    const err = await refusal(
+      as('Publisher', () => saga.ddb.send(new GetCommand({ TableName: saga.tables.PAYMENTS_TABLE, Key: { pk: 'x' } }))),
+    );
+    expect(err?.name).toBe('AccessDeniedException');
+    expect(err?.message).toMatch(/not authorized to perform: dynamodb:GetItem on resource: .*table\/.*PaymentsTable/);
+  });
+
+  it("denies a Query on an index granted only on the base table (the Api on Orders' status index)", async () => {
+    const query = (index?: string) =>
+      saga.ddb.send(
+        new QueryCommand({
+          TableName: saga.tables.ORDERS_TABLE,
+          ...(index ? { IndexName: index } : {}),
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': 'ORDER#none' },
+        }),
+      );
+    // The base table it may query (a user's order timeline)...
+    await expect(as('Api', () => query())).resolves.toMatchObject({ Items: [] });
+    // ...but not the index, whose ARN IAM evaluates instead.
+    const err = await refusal(as('Api', () => query(STATUS_INDEX)));
+    expect(err?.name).toBe('AccessDeniedException');
+    expect(err?.message).toMatch(new RegExp(`dynamodb:Query on resource: .*OrdersTable.*/index/${STATUS_INDEX}`));
+  });
+
+  it("denies a PutEvents to another bus than the Publisher's own", async () => {
+    const client = new EventBridgeClient({});
+    try {
+      const err = await refusal(
+        as('Publisher', () =>
+          client.send(
+            new PutEventsCommand({
+              Entries: [
+                { EventBusName: 'default', Source: 'purchase-saga', DetailType: 'ORDER_CREATED', Detail: '{}' },
+              ],
+            }),
+          ),
+        ),
+      );
+      expect(err?.name).toBe('AccessDeniedException');
+      expect(err?.message).toMatch(
+        /events:PutEvents on resource: arn:aws:events:us-east-1:000000000000:event-bus\/default/,
+      );
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
+describe('Local IAM: the Notifier publishes to an SNS topic under a customer-managed key', () => {
+  const topicArn = `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT}:shop-notifications-${randomUUID().slice(0, 8)}`;
+  const props = {
+    notificationTopicArn: topicArn,
+    notificationTopicKeyArn: `arn:aws:kms:${LOCAL_REGION}:${LOCAL_ACCOUNT}:key/0b0f6a1e-1111-4c8e-9f7e-0123456789ab`,
+  };
+  const shop = {
+    items: [{ itemId: 'gem', price: 100, stock: 5 }],
+    users: [{ userId: 'u1', balance: 1_000, slots: 5 }],
+  };
+  let template: CfnTemplate;
+  beforeAll(() => {
+    template = synthTemplate(props);
+  });
+
+  it('publishes each notification once, with its attributes, when the role may use the key', async () => {
+    const saga = await localSaga({ stackProps: props, template, events: {} });
+    try {
+      await seed(saga, shop);
+      const orderId = `o-${randomUUID()}`;
+      await purchase(saga, { orderId, userId: 'u1', itemId: 'gem', quantity: 1 });
+      await saga.events.drain();
+      const messages = saga.topic?.messages ?? [];
+      expect(messages.map((m) => m.attributes['kind']).sort()).toEqual(['ORDER_COMPLETED', 'PAYMENT_PROCESSED']);
+      for (const m of messages) {
+        expect(m.attributes).toMatchObject({ orderId, userId: 'u1', eventId: expect.any(String) as unknown });
+        expect(m.message.length).toBeGreaterThan(0);
+      }
+      expect(saga.events.queues.messages('NotifierDlq')).toEqual([]);
+    } finally {
+      await saga.close();
+    }
+  });
+
+  it('has every Publish refused with KMSAccessDenied without kms:Decrypt on the key, and dead-letters the events', async () => {
+    const saga = await localSaga({
+      stackProps: props,
+      template: withoutGrant(template, 'NotifierFunctionServiceRoleDefaultPolicy', 'kms:Decrypt'),
+      events: {},
+    });
+    try {
+      await seed(saga, shop);
+      await purchase(saga, { orderId: `o-${randomUUID()}`, userId: 'u1', itemId: 'gem', quantity: 1 });
+      await saga.events.drain();
+      expect(saga.topic?.messages).toEqual([]);
+      const dead = saga.events.queues.messages('NotifierDlq').map(
+        (m) =>
+          JSON.parse(m.body) as {
+            requestPayload: { 'detail-type': string };
+            responsePayload: { errorType: string; errorMessage: string };
+          },
+      );
+      expect(dead.map((r) => r.requestPayload['detail-type']).sort()).toEqual(['ORDER_COMPLETED', 'PAYMENT_PROCESSED']);
+      for (const r of dead) {
+        expect(r.responsePayload.errorType).toBe('KMSAccessDeniedException');
+        expect(r.responsePayload.errorMessage).toMatch(
+          /not authorized to perform: kms:Decrypt on resource: arn:aws:kms:/,
+        );
+      }
     } finally {
       await saga.close();
     }
