@@ -292,7 +292,7 @@ type AwsHistoryEvent = { timestamp: number; type: string; id: number; previousEv
  * catches have no event of their own in AWS (it shows the TaskFailed and the next attempt).
  * The Task's scheduled/started/succeeded events are not reconstructed.
  */
-function awsHistory(record: ExecutionRecord, includeData: boolean): AwsHistoryEvent[] {
+export function awsHistory(record: ExecutionRecord, includeData: boolean): AwsHistoryEvent[] {
   const data = (key: 'input' | 'output', value: unknown) => (includeData ? { [key]: json(value) } : {});
   const out: AwsHistoryEvent[] = [];
   const push = (e: HistoryEvent, type: string, details: Record<string, unknown>) => {

@@ -1,12 +1,15 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { PurchaseSagaStackProps } from '../infra/stack.js';
 import { seedDemo } from './demo-data.js';
 import { assertJava, assertPortFree, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { startLocalSaga, stopSharedEndpoint, type LocalSaga, type LocalSagaOptions } from './saga.js';
 import { boundedRequests } from './http-server.js';
-import { REPO_ROOT } from './template.js';
+import { ASL_FILE, REPO_ROOT } from './template.js';
+import { consoleHandler } from './console/server.js';
+import type { AslDefinition } from './console/graph.js';
+import { scriptPaymentProvider } from '../lambdas/payments/simulated.js';
 
 /**
  * The whole system on one machine: DynamoDB Local, the template's tables, the saga and edge
@@ -94,10 +97,25 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     }
 
     const api = saga.api;
+    const local = saga;
+    const definition = readDefinition();
+    const serveConsole = consoleHandler({
+      definition,
+      sources: {
+        ddb: local.ddb,
+        tables: local.tables,
+        stateMachine: local.stateMachine,
+        catchTargets: (state) => (definition.States[state]?.Catch ?? []).map((c) => c.Next),
+      },
+      scriptProvider: (orderId, script) =>
+        scriptPaymentProvider(local.ddb, local.tables.PAYMENTS_TABLE, orderId, script),
+    });
     server = createServer(boundedRequests(options.requestTimeoutMs), (req, res) => {
       void (async () => {
         try {
           const body = await readBody(req);
+          // The local console (never deployed) lives beside the API, under /console.
+          if (await serveConsole(req, res, body)) return;
           const headers = Object.fromEntries(
             Object.entries(req.headers).flatMap(([k, v]) =>
               v === undefined ? [] : [[k, Array.isArray(v) ? v.join(',') : v]],
@@ -130,6 +148,10 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     await stop().catch(() => undefined);
     throw err;
   }
+}
+
+function readDefinition(): AslDefinition {
+  return JSON.parse(readFileSync(ASL_FILE, 'utf8')) as AslDefinition;
 }
 
 async function readBody(req: IncomingMessage): Promise<string | undefined> {

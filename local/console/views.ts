@@ -1,0 +1,215 @@
+import { QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Tables } from '../../lambdas/shared/config.js';
+import { keys } from '../../lambdas/shared/dynamodb/keys.js';
+import { eventsOf } from '../../lambdas/shared/dynamodb/outbox.js';
+import { ProviderCharge } from '../../lambdas/payments/simulated.js';
+import { awsHistory } from '../aws-endpoint.js';
+import type { LocalStateMachine } from '../stepfunctions.js';
+import { pathOf, type CatchTargets, type Visit } from './path.js';
+
+/**
+ * What the console shows, read where the rest of the system keeps it: the tables in DynamoDB
+ * Local (through the SDK, as any client reads them) and the executions' histories as the local
+ * Step Functions endpoint keeps them (GetExecutionHistory's shape). Read-only: the console acts
+ * through the HTTP API and the payment provider stand-in, never here.
+ */
+export interface ConsoleSources {
+  ddb: DynamoDBDocumentClient;
+  tables: Tables;
+  stateMachine: LocalStateMachine;
+  catchTargets: CatchTargets;
+}
+
+type Row = Record<string, unknown>;
+
+async function scanAll(ddb: DynamoDBDocumentClient, table: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await ddb.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start, ConsistentRead: true }));
+    rows.push(...((page.Items ?? []) as Row[]));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return rows;
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown) => (typeof v === 'number' ? v : Number(v ?? 0));
+
+export interface OrderSummary {
+  orderId: string;
+  userId: string;
+  itemId: string;
+  quantity: number;
+  couponId?: string;
+  totalAmount: number;
+  status: string;
+  failedStep?: string;
+  reason?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+function summary(row: Row): OrderSummary {
+  const optional = (k: string) => (str(row[k]) !== undefined ? { [k]: str(row[k]) } : {});
+  return {
+    orderId: str(row['orderId']) ?? '',
+    userId: str(row['userId']) ?? '',
+    itemId: str(row['itemId']) ?? '',
+    quantity: num(row['quantity']),
+    totalAmount: num(row['totalAmount']),
+    status: str(row['status']) ?? '',
+    createdAt: str(row['createdAt']) ?? '',
+    updatedAt: str(row['updatedAt']) ?? '',
+    ...optional('couponId'),
+    ...optional('failedStep'),
+    ...optional('reason'),
+  };
+}
+
+/** The most recent orders first. */
+export async function recentOrders(s: ConsoleSources, limit = 50): Promise<OrderSummary[]> {
+  const rows = await scanAll(s.ddb, s.tables.ORDERS_TABLE);
+  return rows
+    .filter((r) => r['sk'] === keys.order('x').sk)
+    .map(summary)
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.orderId.localeCompare(a.orderId))
+    .slice(0, limit);
+}
+
+export interface ExecutionView {
+  executionArn: string;
+  status: string;
+  startDate: string;
+  error?: string;
+  path: Visit[];
+}
+
+export interface OrderView {
+  order: OrderSummary;
+  steps: { step: string; status: string; effect: unknown; updatedAt?: string }[];
+  events: { type: string; at: string; eventId: string }[];
+  /** The payment provider stand-in's own ledger for the order: its charges and their refunds. */
+  charges: { chargeId: string; amount: number; status: string; declineCode?: string; refundId?: string }[];
+  notifications: { kind: string; subject: string; at: string }[];
+  transmissions: { eventId: string; type: string; at: string }[];
+  executions: ExecutionView[];
+}
+
+export async function orderView(s: ConsoleSources, orderId: string): Promise<OrderView | undefined> {
+  const partition = await s.ddb.send(
+    new QueryCommand({
+      TableName: s.tables.ORDERS_TABLE,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.order(orderId).pk },
+      ConsistentRead: true,
+    }),
+  );
+  const items = (partition.Items ?? []) as Row[];
+  const order = items.find((r) => r['sk'] === keys.order(orderId).sk);
+  if (!order) return undefined;
+  const [payments, notifications] = await Promise.all([
+    scanAll(s.ddb, s.tables.PAYMENTS_TABLE),
+    scanAll(s.ddb, s.tables.NOTIFICATIONS_TABLE),
+  ]);
+  const events = items
+    .flatMap((item) => eventsOf(item))
+    .map((e) => ({ type: e.type, at: e.timestamp, eventId: e.eventId }))
+    .sort((a, b) => a.at.localeCompare(b.at));
+  const executions = [...s.stateMachine.executions.values()]
+    .filter((e) => e.record.name === orderId)
+    .map(({ record }): ExecutionView => {
+      const path = pathOf(awsHistory(record, false), s.catchTargets);
+      return {
+        executionArn: record.executionArn,
+        status: record.status,
+        startDate: record.startDate.toISOString(),
+        ...(record.error !== undefined ? { error: record.error } : {}),
+        path,
+      };
+    })
+    .sort((a, b) => a.startDate.localeCompare(b.startDate));
+  const ofOrder = (r: Row) => r['orderId'] === orderId;
+  return {
+    order: summary(order),
+    steps: items
+      .filter((r) => String(r['sk']).startsWith('STEP#'))
+      .map((r) => ({
+        step: str(r['step']) ?? String(r['sk']).slice('STEP#'.length),
+        status: str(r['status']) ?? '',
+        effect: r['effect'],
+        ...(str(r['updatedAt']) !== undefined ? { updatedAt: str(r['updatedAt']) } : {}),
+      })),
+    events,
+    charges: payments
+      .filter((r) => String(r['pk']).startsWith('SIMPROVIDER#CHARGE#') && ofOrder(r))
+      .map((r) => {
+        const c = ProviderCharge.parse(r);
+        return {
+          chargeId: c.chargeId,
+          amount: c.amount,
+          status: c.status,
+          ...(c.declineCode !== undefined ? { declineCode: c.declineCode } : {}),
+          ...(c.refundId !== undefined ? { refundId: c.refundId } : {}),
+        };
+      }),
+    notifications: notifications
+      .filter((r) => String(r['sk']).startsWith('NOTIFICATION#') && ofOrder(r))
+      .map((r) => ({ kind: str(r['kind']) ?? '', subject: str(r['subject']) ?? '', at: str(r['sentAt']) ?? '' })),
+    transmissions: notifications
+      .filter((r) => String(r['pk']).startsWith('TRANSMISSION#') && ofOrder(r))
+      .map((r) => ({
+        eventId: str(r['eventId']) ?? '',
+        type: str(r['type']) ?? '',
+        at: str(r['transmittedAt']) ?? '',
+      })),
+    executions,
+  };
+}
+
+export interface ShopView {
+  users: {
+    userId: string;
+    balance: number;
+    slots: { capacity: number; used: number };
+    items: Record<string, number>;
+  }[];
+  items: { itemId: string; name: string; price: number; stock: number }[];
+}
+
+/** The seeds' aggregates: each user's balance, slots and items, and each item's stock. */
+export async function shopView(s: ConsoleSources): Promise<ShopView> {
+  const [accounts, inventory, catalog] = await Promise.all([
+    scanAll(s.ddb, s.tables.ACCOUNTS_TABLE),
+    scanAll(s.ddb, s.tables.INVENTORY_TABLE),
+    scanAll(s.ddb, s.tables.CATALOG_TABLE),
+  ]);
+  const users = accounts
+    .filter((r) => r['sk'] === 'ACCOUNT')
+    .map((r) => {
+      const userId = String(r['pk']).slice('USER#'.length);
+      const own = inventory.filter((i) => i['pk'] === r['pk']);
+      const slots = own.find((i) => i['sk'] === keys.slots(userId).sk);
+      return {
+        userId,
+        balance: num(r['balance']),
+        slots: { capacity: num(slots?.['capacity']), used: num(slots?.['usedSlots']) },
+        items: Object.fromEntries(
+          own
+            .filter((i) => String(i['sk']).startsWith('ITEM#'))
+            .map((i) => [String(i['sk']).slice('ITEM#'.length), num(i['quantity'])]),
+        ),
+      };
+    })
+    .sort((a, b) => a.userId.localeCompare(b.userId));
+  const items = catalog
+    .filter((r) => r['sk'] === 'ITEM')
+    .map((r) => ({
+      itemId: String(r['pk']).slice('ITEM#'.length),
+      name: str(r['name']) ?? '',
+      price: num(r['price']),
+      stock: num(r['stock']),
+    }))
+    .sort((a, b) => a.itemId.localeCompare(b.itemId));
+  return { users, items };
+}
