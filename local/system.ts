@@ -36,6 +36,8 @@ export interface LocalSystemOptions {
   requestTimeoutMs?: number;
   /** See LocalSagaOptions.recordGrantUse (tests collect what each role was allowed). */
   recordGrantUse?: LocalSagaOptions['recordGrantUse'];
+  /** See LocalSagaOptions.retryIntervalMs (tests: the state machine's retries in milliseconds). */
+  retryIntervalMs?: number;
 }
 
 export interface LocalSystem {
@@ -81,6 +83,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ...(options.tablePrefix ? { tablePrefix: options.tablePrefix } : {}),
       ...(options.overrides ? { overrides: options.overrides } : {}),
       ...(options.recordGrantUse ? { recordGrantUse: options.recordGrantUse } : {}),
+      ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: options.retryIntervalMs } : {}),
     });
     if (options.seed ?? true) await seedDemo({ ddb: saga.ddb, tables: saga.tables, clock: () => new Date() });
 

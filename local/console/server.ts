@@ -5,6 +5,7 @@ import { transformSync } from 'esbuild';
 import { z } from 'zod';
 import { orderIdFor } from '../../lambdas/api/routes/orders.js';
 import type { PaymentScript } from '../../lambdas/payments/simulated.js';
+import { RETRY } from '../../lambdas/domain/steps.js';
 import { mintDevToken } from '../dev-auth.js';
 import { REPO_ROOT } from '../template.js';
 import { drawStateMachine, type AslDefinition } from './graph.js';
@@ -34,6 +35,12 @@ export const PROVIDER_BEHAVIOURS = {
   decline: { decline: 'card_declined' },
   'fail-once': { failCharges: 1 },
   'lose-response': { loseChargeResponses: 1 },
+  // Every attempt the state machine makes loses the charge's response, and refunds fail as often
+  // as a compensation is tried: the saga cannot finish, the reconciler does.
+  'provider-down': {
+    loseChargeResponses: RETRY.forward.maxAttempts + 1,
+    failRefunds: RETRY.compensation.maxAttempts + 1,
+  },
 } as const satisfies Record<string, PaymentScript>;
 
 const Id = z.string().regex(/^[A-Za-z0-9._:@-]{1,128}$/);

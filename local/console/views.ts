@@ -46,6 +46,9 @@ export interface OrderSummary {
   status: string;
   failedStep?: string;
   reason?: string;
+  /** A compensation that failed for good in the saga, and the reconciler's attempts since. */
+  compensationStep?: string;
+  compensationAttempts?: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -64,6 +67,8 @@ function summary(row: Row): OrderSummary {
     ...optional('couponId'),
     ...optional('failedStep'),
     ...optional('reason'),
+    ...optional('compensationStep'),
+    ...(row['compensationAttempts'] !== undefined ? { compensationAttempts: num(row['compensationAttempts']) } : {}),
   };
 }
 

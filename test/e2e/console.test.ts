@@ -11,10 +11,13 @@ import { recordGrantUse } from '../support/grant-use.js';
  * The local console in a real browser: headless Chromium (Debian's `chromium`, which .ci/run
  * installs; CHROMIUM_PATH points elsewhere) driven by playwright-core, against the system
  * `npm start` runs, buying through the page as a person would. Screenshots go to
- * .local/console/, and to docs/ (the README's picture) with UPDATE_SCREENSHOTS=1.
+ * .local/console/ (look at them), and the declined purchase to docs/console.png (the README's
+ * picture) with UPDATE_SCREENSHOTS=1 (`npm run screenshots`).
  */
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const SHOTS = process.env['UPDATE_SCREENSHOTS'] ? join(REPO_ROOT, 'docs') : join(REPO_ROOT, '.local/console');
+const SHOTS = join(REPO_ROOT, '.local/console');
+/** `npm run screenshots` refreshes the README's picture from the declined purchase. */
+const README_PICTURE = process.env['UPDATE_SCREENSHOTS'] ? join(REPO_ROOT, 'docs/console.png') : undefined;
 const STATES = Object.keys((JSON.parse(readFileSync(ASL_FILE, 'utf8')) as { States: object }).States);
 
 let system: LocalSystem;
@@ -28,7 +31,9 @@ beforeAll(async () => {
     port: await freePort(),
     dynamoEndpoint: inject('dynamoEndpoint'),
     tablePrefix: `console${Date.now()}-`,
+    // The reconciler runs when a test says so; the state machine retries in milliseconds.
     reconcileEveryMs: 0,
+    retryIntervalMs: 5,
     recordGrantUse,
   });
   // Root in a container has no user namespaces for Chromium's sandbox.
@@ -51,11 +56,11 @@ interface Buy {
   userId: string;
   itemId: string;
   couponId?: string;
-  behaviour?: 'normal' | 'decline' | 'fail-once' | 'lose-response';
+  behaviour?: 'normal' | 'decline' | 'fail-once' | 'lose-response' | 'provider-down';
 }
 
 /** Buy through the form; resolves with the order the API answered with, once it has ended. */
-async function buy(b: Buy): Promise<string> {
+async function buy(b: Buy, until: readonly string[] = ['COMPLETED', 'FAILED']): Promise<string> {
   await page.selectOption('#user', b.userId);
   await page.selectOption('#item', b.itemId);
   await page.fill('#quantity', '1');
@@ -63,17 +68,17 @@ async function buy(b: Buy): Promise<string> {
   await page.selectOption('#behaviour', b.behaviour ?? 'normal');
   await page.click('#buy-button');
   await page.locator('#last-answer', { hasText: /^POST \/orders.*→ \d{3}/ }).waitFor();
-  const answer = (await page.textContent('#last-answer')) ?? '';
-  const orderId = /"orderId":"([^"]+)"|order (o-[A-Za-z0-9_-]+)/.exec(answer)?.slice(1).find(Boolean);
-  if (!orderId) throw new Error(`No order in the answer: ${answer}`);
-  await ended(orderId);
+  // Every answer of POST /orders names its order (problems too); the page keeps it there.
+  const orderId = await page.getAttribute('#last-answer', 'data-order-id');
+  if (!orderId) throw new Error(`No order in the answer: ${await page.textContent('#last-answer')}`);
+  await ended(orderId, until);
   return orderId;
 }
 
-/** Waits until the live list shows the order in a final status, selected, and its path on the graph. */
-async function ended(orderId: string): Promise<void> {
+/** Waits until the live list shows the order in one of `statuses`, selected, and its path on the graph. */
+async function ended(orderId: string, statuses: readonly string[] = ['COMPLETED', 'FAILED']): Promise<void> {
   const row = `#order-rows tr[data-order-id="${orderId}"]`;
-  await page.locator(`${row}[data-status="COMPLETED"], ${row}[data-status="FAILED"]`).waitFor({ timeout: 30_000 });
+  await page.locator(statuses.map((s) => `${row}[data-status="${s}"]`).join(', ')).waitFor({ timeout: 30_000 });
   await page.locator('#selected-order', { hasText: orderId }).waitFor();
   // One more refresh, so the graph shows the final path of the selected order.
   const before = await page.getAttribute('body', 'data-refreshed');
@@ -97,9 +102,10 @@ const stockOf = async (itemId: string) =>
   Number(await page.getAttribute(`tr[data-item="${itemId}"] td[data-stock]`, 'data-stock'));
 const fact = async (name: string) => page.textContent(`#order-detail dd[data-fact="${name}"]`);
 
-async function shoot(name: string): Promise<void> {
+async function shoot(name: string, readme = false): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, name) });
+  await page.screenshot({ path: join(SHOTS, name), fullPage: true });
+  if (readme && README_PICTURE) await page.screenshot({ path: README_PICTURE, fullPage: true });
 }
 
 describe('The local console, in Chromium', () => {
@@ -147,7 +153,7 @@ describe('The local console, in Chromium', () => {
     expect(await visited('compensation')).toEqual(['RestoreStock', 'ReleaseInventorySlots', 'RefundBalance']);
     expect(await visited('outcome')).toEqual(['MarkOrderFailed']);
     expect(await balanceOf('bob')).toBe(balance);
-    await shoot('console-declined.png');
+    await shoot('console-declined.png', true);
   });
 
   it('counts the retries of a charge that failed once, and the purchase completes', async () => {
@@ -170,5 +176,26 @@ describe('The local console, in Chromium', () => {
     await ended(orderId);
     expect(await page.locator('#order-rows tr').count()).toBe(orders);
     expect(await balanceOf('alice')).toBe(balance);
+  });
+
+  it('leaves an order the saga could not roll back to the reconciler, and shows it finished', async () => {
+    const balance = await balanceOf('bob');
+    const orderId = await buy({ userId: 'bob', itemId: 'potion', behaviour: 'provider-down' }, ['COMPENSATION_FAILED']);
+    // Every charge attempt lost its response; every refund the saga tried failed.
+    expect(await page.textContent('#last-answer')).toContain('→ 500');
+    expect(await fact('compensation failed')).toBe('RefundPayment');
+    expect(await page.getAttribute('g.state[data-state="RefundPayment"]', 'class')).toContain('at-caught');
+    expect(await page.getAttribute('g.state[data-state="CompensationFailed"]', 'class')).toContain('visited');
+    expect(await page.textContent('#order-detail')).toMatch(/: 500 CAPTURED/);
+
+    // The schedule's next run: the provider is back, the reconciler refunds and ends the order.
+    const run = await system.saga.lambdas.get('Reconciler')?.invoke({});
+    expect(run?.ok).toBe(true);
+    await ended(orderId);
+    expect(await page.getAttribute(`#order-rows tr[data-order-id="${orderId}"]`, 'data-status')).toBe('FAILED');
+    expect(await page.textContent('#order-detail')).toMatch(/: 500 REFUNDED, refund /);
+    expect(await fact('finished by')).toBe('the reconciler');
+    expect(await balanceOf('bob')).toBe(balance);
+    await shoot('console-reconciled.png');
   });
 });

@@ -14,6 +14,8 @@ interface OrderSummary {
   status: string;
   failedStep?: string;
   reason?: string;
+  compensationStep?: string;
+  compensationAttempts?: number;
   createdAt: string;
 }
 interface Visit {
@@ -90,6 +92,7 @@ async function tokenFor(userId: string): Promise<string> {
 
 async function send(purchase: Purchase, again: boolean): Promise<void> {
   $('last-answer').textContent = 'Sending…';
+  delete $('last-answer').dataset['orderId'];
   const res = await fetch('/orders', {
     method: 'POST',
     headers: {
@@ -105,7 +108,10 @@ async function send(purchase: Purchase, again: boolean): Promise<void> {
     text.slice(0, 240);
   try {
     const body = JSON.parse(text) as { orderId?: unknown };
-    if (typeof body.orderId === 'string') selected = body.orderId;
+    if (typeof body.orderId === 'string') {
+      selected = body.orderId;
+      $('last-answer').dataset['orderId'] = body.orderId;
+    }
   } catch {
     // Not JSON: shown above as it came.
   }
@@ -148,7 +154,12 @@ function drawOrders(orders: OrderSummary[]): void {
       el('td', {}, o.userId),
       el('td', {}, `${o.quantity} × ${o.itemId}${o.couponId ? ` (${o.couponId})` : ''}`),
       el('td', {}, String(o.totalAmount)),
-      el('td', { class: `status ${o.status}` }, o.status + (o.reason ? ` — ${o.reason}` : '')),
+      el(
+        'td',
+        { class: `status ${o.status}` },
+        o.status,
+        ...(o.reason ? [el('div', { class: 'reason' }, o.reason)] : []),
+      ),
     );
     row.addEventListener('click', () => {
       selected = o.orderId;
@@ -215,6 +226,14 @@ function drawOrder(view: OrderView | undefined): void {
     ['total', String(order.totalAmount)],
     ...(order.failedStep ? ([['failed at', order.failedStep]] as [string, string][]) : []),
     ...(order.reason ? ([['reason', order.reason]] as [string, string][]) : []),
+    ...(order.compensationStep ? ([['compensation failed', order.compensationStep]] as [string, string][]) : []),
+    // The saga gave up on this order: the reconciler retries its compensations until they succeed.
+    ...(order.compensationStep && order.status === 'COMPENSATION_FAILED'
+      ? ([['reconciler retries', String(order.compensationAttempts ?? 0)]] as [string, string][])
+      : []),
+    ...(order.compensationStep && order.status !== 'COMPENSATION_FAILED'
+      ? ([['finished by', 'the reconciler']] as [string, string][])
+      : []),
     ['executions', String(view.executions.length)],
   ];
   const dl = el('dl', {}, ...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-fact': k }, v)]));
@@ -240,7 +259,7 @@ function drawOrder(view: OrderView | undefined): void {
   );
   $('order-detail').replaceChildren(
     dl,
-    el('h3', {}, `Path (${execution?.status ?? 'no execution'})`),
+    el('h3', {}, `Path of its execution (${execution?.status ?? 'none yet'})`),
     path,
     ...list(
       'Step records',
