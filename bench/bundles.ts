@@ -1,13 +1,14 @@
 /**
  * `npm run bench:bundles`: the size of each function's bundle, built as the stack builds it
- * (esbuild: ESM, minified, node22, the AWS SDK included but for UNBUNDLED_MODULES) — what
+ * (BUNDLE_OPTIONS: esbuild, ESM, minified, node22, the AWS SDK included but for the credential
+ * chain's fallbacks, semver replaced by its one function) — what
  * Lambda loads on a cold start. Prints every function's bytes and, for each, the three inputs
  * that weigh most, so a heavy import is found by name. Source maps are left out: Lambda does not load them.
  */
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { EDGE_FUNCTIONS, EVENT_FUNCTIONS, RECONCILER_FUNCTION, SAGA_FUNCTIONS } from '../infra/catalog.js';
-import { REPO_ROOT, UNBUNDLED_MODULES } from '../infra/stack.js';
+import { BUNDLE_OPTIONS, REPO_ROOT } from '../infra/function.js';
 
 const functions = [...SAGA_FUNCTIONS, ...EDGE_FUNCTIONS, RECONCILER_FUNCTION, ...EVENT_FUNCTIONS].map((f) => ({
   id: f.id,
@@ -26,17 +27,11 @@ function owner(input: string): string {
 const rows: { id: string; bytes: number; top: string }[] = [];
 for (const fn of functions) {
   const result = await build({
+    ...BUNDLE_OPTIONS,
     entryPoints: [join(REPO_ROOT, 'lambdas', fn.dir, 'handler.ts')],
-    bundle: true,
     write: false,
-    minify: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node22',
-    mainFields: ['module', 'main'],
     metafile: true,
     logLevel: 'silent',
-    external: [...UNBUNDLED_MODULES],
   });
   const output = Object.values(result.metafile.outputs)[0];
   const bytes = result.outputFiles.reduce((sum, f) => sum + f.contents.byteLength, 0);

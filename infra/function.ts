@@ -1,3 +1,4 @@
+import type { BuildOptions } from 'esbuild';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
@@ -35,6 +36,32 @@ export const UNBUNDLED_MODULES = [
   '@aws-sdk/credential-provider-http',
   '@smithy/credential-provider-imds',
 ] as const;
+
+/**
+ * Modules a bundle takes from this repository instead of node_modules. `semver` (28 KB of every
+ * bundle) is loaded by aws-xray-sdk-core for one `semver.gte` call: infra/bundling/semver.ts
+ * implements that. test/infra/bundles.test.ts loads every bundle as Lambda does.
+ */
+export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
+  semver: join(REPO_ROOT, 'infra', 'bundling', 'semver.ts'),
+};
+
+/**
+ * How every function is bundled, as esbuild's options (the stack's bundling below says the same
+ * in CDK's words). The AWS SDK is bundled too, so the pinned version runs rather than the
+ * runtime's; only the credential chain's fallbacks stay out.
+ */
+export const BUNDLE_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  mainFields: ['module', 'main'],
+  banner: { js: ESM_REQUIRE_BANNER },
+  minify: true,
+  target: 'node22',
+  external: [...UNBUNDLED_MODULES],
+  alias: { ...BUNDLE_ALIASES },
+} satisfies BuildOptions;
 
 export interface FunctionSpec {
   id: string;
@@ -93,15 +120,17 @@ export function lambdaFunction(
     logGroup,
     environment,
     bundling: {
+      // BUNDLE_OPTIONS, in CDK's words, plus source maps for stack traces.
       format: OutputFormat.ESM,
-      mainFields: ['module', 'main'],
-      banner: ESM_REQUIRE_BANNER,
-      minify: true,
+      mainFields: [...BUNDLE_OPTIONS.mainFields],
+      banner: BUNDLE_OPTIONS.banner.js,
+      minify: BUNDLE_OPTIONS.minify,
       sourceMap: true,
-      target: 'node22',
-      // Bundle the AWS SDK as well, so the pinned version runs rather than the runtime's; only
-      // the credential chain's fallbacks stay out.
-      externalModules: [...UNBUNDLED_MODULES],
+      target: BUNDLE_OPTIONS.target,
+      externalModules: [...BUNDLE_OPTIONS.external],
+      esbuildArgs: Object.fromEntries(
+        Object.entries(BUNDLE_OPTIONS.alias).map(([name, path]) => [`--alias:${name}`, path]),
+      ),
     },
   });
 
