@@ -113,7 +113,9 @@ export const API_ROUTES: ApiRoute[] = [
 /**
  * The event side: the outbox publisher (Orders stream -> EventBridge), the notification consumer
  * (EventBridge rule -> Lambda) and the external data transmission consumer (rule -> SQS -> Lambda).
- * Deliveries (dedupe records, sent notifications, transmissions) live in the Notifications table.
+ * The Notifier's delivery records live beside the order (their completion carries NOTIFICATION_SENT
+ * to the Orders stream); sent notifications, the Transmitter's delivery records and transmissions
+ * live in the Notifications table.
  */
 export interface EventFunction {
   id: 'Publisher' | 'Notifier' | 'Transmitter';
@@ -124,11 +126,12 @@ export interface EventFunction {
 export const EVENT_FUNCTIONS: EventFunction[] = [
   // Reads the Orders stream through its event source mapping; writes nothing to DynamoDB.
   { id: 'Publisher', dir: 'publisher', access: {} },
-  // Claims each event once, sends, records the delivery and the NOTIFICATION_SENT outbox event.
+  // Claims each event once in a delivery record beside the order, sends (the recording channel
+  // puts the notification in Notifications), and records the delivery with its NOTIFICATION_SENT.
   {
     id: 'Notifier',
     dir: 'notifier',
-    access: { Notifications: ['GetItem', 'PutItem', 'UpdateItem'], Orders: ['PutItem'] },
+    access: { Orders: ['GetItem', 'UpdateItem'], Notifications: ['PutItem'] },
   },
   // Claims each ORDER_COMPLETED once and records the transmission after the endpoint accepted it.
   { id: 'Transmitter', dir: 'transmitter', access: { Notifications: ['GetItem', 'PutItem', 'UpdateItem'] } },
@@ -179,18 +182,20 @@ const NOT_AN_SQS_SOURCE_NEED =
   "granted by CDK's SqsEventSource; the Lambda service polls an SQS source with ReceiveMessage, DeleteMessage and GetQueueAttributes only (the stand-in checks those when it wires the mapping)";
 
 export const UNREACHED_GRANTS: UnreachedGrant[] = [
-  ...['DeductBalance', 'UseCoupon', 'ReserveInventorySlots', 'ReserveStock', 'CompleteOrder'].map((functionId) => ({
-    functionId,
-    action: 'dynamodb:GetItem',
-    resource: 'table/OrdersTable*',
-    why: RETURNED_ON_FAILURE,
-  })),
-  ...['Notifier', 'Transmitter'].map((functionId) => ({
-    functionId,
+  ...['DeductBalance', 'UseCoupon', 'ReserveInventorySlots', 'ReserveStock', 'CompleteOrder', 'Notifier'].map(
+    (functionId) => ({
+      functionId,
+      action: 'dynamodb:GetItem',
+      resource: 'table/OrdersTable*',
+      why: RETURNED_ON_FAILURE,
+    }),
+  ),
+  {
+    functionId: 'Transmitter',
     action: 'dynamodb:GetItem',
     resource: 'table/NotificationsTable*',
     why: RETURNED_ON_FAILURE,
-  })),
+  },
   {
     functionId: 'Api',
     action: 'dynamodb:GetItem',

@@ -1,18 +1,12 @@
-import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { outboxEvent } from '../domain/events.js';
-import type { Tables } from '../shared/config.js';
 import type { DeliveryStore } from '../shared/dynamodb/delivery.js';
-import { standaloneEventPut } from '../shared/dynamodb/outbox.js';
-import { isConditionFailed } from '../shared/dynamodb/step-engine.js';
 import { composeNotification, type NotifiedEvent } from './messages.js';
 import type { NotificationSender } from './port.js';
 
-/** Consumer name in the delivery records (`DELIVERY#notifier#<eventId>`). */
+/** Consumer name in the delivery records (`ORDER#<orderId>` / `DELIVERY#notifier#<eventId>` in Orders). */
 export const NOTIFIER_CONSUMER = 'notifier';
 
 export interface NotifyDeps {
-  ddb: DynamoDBDocumentClient;
-  tables: Pick<Tables, 'NOTIFICATIONS_TABLE' | 'ORDERS_TABLE'>;
   sender: NotificationSender;
   deliveries: DeliveryStore;
   clock: () => Date;
@@ -31,15 +25,20 @@ export interface NotifyOutcome {
  *   1. claim the delivery (conditional write; a duplicate finds it SENT and stops, a concurrent
  *      one finds a live claim and gets DeliveryInProgress, retried by the platform);
  *   2. send (on failure: release the claim and rethrow, so a retry sends again at once);
- *   3. the NOTIFICATION_SENT event, qualified by the source event's type, as an item of its own in
- *      the order's partition (put if absent), so it reaches the bus through the same outbox as
- *      every other event — written only after a send, and once however often this runs;
- *   4. the delivery becomes SENT (if the claim is still ours).
- * A crash between 2 and 4 makes the retry after the lease send again: exactly once with the
+ *   3. the delivery becomes SENT (if the claim is still ours), and that same write carries the
+ *      NOTIFICATION_SENT event, qualified by the source event's type: the delivery record lives
+ *      in the order's partition, so the Orders stream publishes the event like every other —
+ *      written only after a send, once however often this runs.
+ * A crash between 2 and 3 makes the retry after the lease send again: exactly once with the
  * recording adapter (conditional put), at least once with SNS; the event stays one.
  */
 export async function notify(deps: NotifyDeps, event: NotifiedEvent): Promise<NotifyOutcome> {
-  const claimed = await deps.deliveries.claim(event.eventId, event.type);
+  const claimed = await deps.deliveries.claim({
+    eventId: event.eventId,
+    type: event.type,
+    orderId: event.orderId,
+    userId: event.userId,
+  });
   if (claimed.outcome === 'DONE') return { eventId: event.eventId, type: event.type, outcome: 'ALREADY_SENT' };
 
   const notification = composeNotification(event);
@@ -58,16 +57,11 @@ export async function notify(deps: NotifyDeps, event: NotifiedEvent): Promise<No
     { notifiedEvent: event.type, notifiedEventId: event.eventId, channel: deps.sender.channel },
     event.type,
   );
-  try {
-    await deps.ddb.send(new PutCommand(standaloneEventPut(deps.tables.ORDERS_TABLE, sent)));
-  } catch (err) {
-    // Written by an earlier attempt that sent and crashed before step 4: the same event.
-    if (!isConditionFailed(err)) throw err;
-  }
-  await deps.deliveries.complete(claimed.claim, 'SENT', {
-    channel: deps.sender.channel,
-    notificationEventId: sent.eventId,
-    ...(messageId ? { messageId } : {}),
-  });
+  await deps.deliveries.complete(
+    claimed.claim,
+    'SENT',
+    { channel: deps.sender.channel, notificationEventId: sent.eventId, ...(messageId ? { messageId } : {}) },
+    sent,
+  );
   return { eventId: event.eventId, type: event.type, outcome: 'SENT', attempt: claimed.attempt };
 }

@@ -36,8 +36,15 @@ export function createHandler(env: NodeJS.ProcessEnv, overrides: NotifierOverrid
   // The environment is validated even when a test replaces the sender.
   const configured = notificationSenderFromEnv(env, { ddb, table: tables.NOTIFICATIONS_TABLE, clock }, obs.traced);
   const sender = overrides.sender ?? configured;
-  const deliveries = new DeliveryStore({ ddb, table: tables.NOTIFICATIONS_TABLE, consumer: NOTIFIER_CONSUMER, clock });
-  const deps = { ddb, tables, sender, deliveries, clock };
+  // The delivery records live beside the order: completing one emits its NOTIFICATION_SENT.
+  const deliveries = new DeliveryStore({
+    ddb,
+    table: tables.ORDERS_TABLE,
+    inOrderPartition: true,
+    consumer: NOTIFIER_CONSUMER,
+    clock,
+  });
+  const deps = { sender, deliveries, clock };
 
   return (event: unknown, context?: Context): Promise<NotifyOutcome> =>
     obs.invocation(context, busEventKeys(event), async ({ log }) => {

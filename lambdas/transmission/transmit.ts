@@ -39,7 +39,12 @@ export function transmissionOf(event: TransmittedEvent): Transmission {
  * answers 409 (or 2xx) and nothing is received twice.
  */
 export async function transmit(deps: TransmitDeps, event: TransmittedEvent): Promise<TransmitOutcome> {
-  const claimed = await deps.deliveries.claim(event.eventId, event.type);
+  const claimed = await deps.deliveries.claim({
+    eventId: event.eventId,
+    type: event.type,
+    orderId: event.orderId,
+    userId: event.userId,
+  });
   if (claimed.outcome === 'DONE') return { eventId: event.eventId, outcome: 'ALREADY_DELIVERED' };
 
   let receipt: TransmissionReceipt;

@@ -364,8 +364,9 @@ describe('Stack: EventsPipeline', () => {
     expect(s.grants('Notifier')).toEqual(
       [
         ...XRAY,
-        ...['GetItem', 'PutItem', 'UpdateItem'].map((a) => `dynamodb:${a} on \${${notifications}.Arn}`),
-        `dynamodb:PutItem on \${${orders}.Arn}`,
+        // Its delivery records beside the order; the recording channel's notifications.
+        ...['GetItem', 'UpdateItem'].map((a) => `dynamodb:${a} on \${${orders}.Arn}`),
+        `dynamodb:PutItem on \${${notifications}.Arn}`,
         ...['SendMessage', 'GetQueueAttributes', 'GetQueueUrl'].map(
           (a) => `sqs:${a} on \${${s.queue('NotifierDlq')}.Arn}`,
         ),

@@ -71,13 +71,16 @@ async function notificationSentEvents(orderId: string, w: World = world) {
   return (await outboxEventsOf(w.ddb, w.tables.ORDERS_TABLE, orderId)).filter((e) => e.type === 'NOTIFICATION_SENT');
 }
 
+/** The Notifier's delivery records, beside the order. */
 function deliveries(w: World = world) {
-  return new DeliveryStore({
+  const store = new DeliveryStore({
     ddb: w.ddb,
-    table: w.tables.NOTIFICATIONS_TABLE,
+    table: w.tables.ORDERS_TABLE,
+    inOrderPartition: true,
     consumer: 'notifier',
     clock: () => new Date(),
   });
+  return { get: (event: OutboxEvent) => store.get(event) };
 }
 
 const told = (userId: string, w: World = world) => listNotifications(w.ddb, w.tables.NOTIFICATIONS_TABLE, userId);
@@ -133,10 +136,10 @@ describe('Notifier: what the user is told, from real purchases', () => {
     expect(alice).toHaveLength(2);
 
     const sent = await notificationSentEvents(orderId, saga);
-    expect(sent.map((e) => e.sk).sort()).toEqual([
-      'EVENT#NOTIFICATION_SENT#ORDER_COMPLETED',
-      'EVENT#NOTIFICATION_SENT#PAYMENT_PROCESSED',
-    ]);
+    // Each carried by the write that recorded its delivery, beside the order.
+    expect(sent.map((e) => e.sk).sort()).toEqual(
+      [`DELIVERY#notifier#${completed.eventId}`, `DELIVERY#notifier#${paid.eventId}`].sort(),
+    );
     const forCompleted = sent.find((e) => e.qualifier === 'ORDER_COMPLETED');
     expect(forCompleted).toMatchObject({
       eventId: `${orderId}:NOTIFICATION_SENT:ORDER_COMPLETED`,
@@ -151,7 +154,7 @@ describe('Notifier: what the user is told, from real purchases', () => {
         channel: 'recording',
       },
     });
-    expect(await deliveries(saga).get(completed.eventId)).toMatchObject({
+    expect(await deliveries(saga).get(completed)).toMatchObject({
       status: 'SENT',
       attempts: 1,
       channel: 'recording',
@@ -185,8 +188,8 @@ describe('Notifier: what the user is told, from real purchases', () => {
           'Everything taken or reserved for it has been given back.',
       }),
     ]);
-    expect((await notificationSentEvents(orderId, saga)).map((e) => e.sk)).toEqual([
-      'EVENT#NOTIFICATION_SENT#ORDER_FAILED',
+    expect((await notificationSentEvents(orderId, saga)).map((e) => [e.sk, e.qualifier])).toEqual([
+      [`DELIVERY#notifier#${orderId}:ORDER_FAILED`, 'ORDER_FAILED'],
     ]);
   });
 });
@@ -249,12 +252,12 @@ describe('Notifier: exactly once per event id', () => {
     crash.crashNextCompletions(1);
     await expect(notifier(envelopeOf(event))).rejects.toMatchObject({ name: 'InjectedCrash' });
     expect(calls).toHaveLength(1);
-    expect(await deliveries().get(event.eventId)).toMatchObject({
+    expect(await deliveries().get(event)).toMatchObject({
       status: 'CLAIMED',
       claimedUntil: at(60_000).toISOString(),
     });
-    // The event follows the send; only the record of the delivery was lost.
-    expect(await notificationSentEvents(event.orderId)).toHaveLength(1);
+    // The event is written by the write that records the delivery: lost with it, written by the retry.
+    expect(await notificationSentEvents(event.orderId)).toHaveLength(0);
 
     // Within the lease the claim protects the (possibly still running) first attempt.
     now = at(30_000);
@@ -267,7 +270,7 @@ describe('Notifier: exactly once per event id', () => {
     expect(calls).toHaveLength(2);
     expect(await told(event.userId)).toHaveLength(1);
     expect(await notificationSentEvents(event.orderId)).toHaveLength(1);
-    expect(await deliveries().get(event.eventId)).toMatchObject({ status: 'SENT', attempts: 2 });
+    expect(await deliveries().get(event)).toMatchObject({ status: 'SENT', attempts: 2 });
   });
 
   it('releases the claim when the send fails, so the retry sends at once', async () => {
@@ -275,7 +278,7 @@ describe('Notifier: exactly once per event id', () => {
     const { sender, calls } = spySender({ failFirst: 1 });
     const notifier = createHandler(env, { sender, clock: () => T0 });
     await expect(notifier(envelopeOf(event))).rejects.toMatchObject({ name: 'SenderUnavailable' });
-    expect(await deliveries().get(event.eventId)).toMatchObject({
+    expect(await deliveries().get(event)).toMatchObject({
       status: 'FAILED',
       lastError: 'SenderUnavailable: mail server down',
     });
@@ -288,21 +291,23 @@ describe('Notifier: exactly once per event id', () => {
   });
 
   it('a holder whose lease was taken over cannot record the delivery', async () => {
-    const eventId = `${newOrderId()}:ORDER_COMPLETED`;
+    const orderId = newOrderId();
+    const delivered = { eventId: `${orderId}:ORDER_COMPLETED`, type: 'ORDER_COMPLETED', orderId, userId: 'u1' };
     let now = T0;
     const store = new DeliveryStore({
       ddb: world.ddb,
-      table: world.tables.NOTIFICATIONS_TABLE,
+      table: world.tables.ORDERS_TABLE,
+      inOrderPartition: true,
       consumer: 'notifier',
       clock: () => now,
     });
-    const first = await store.claim(eventId, 'ORDER_COMPLETED');
+    const first = await store.claim(delivered);
     now = at(60_001);
-    const second = await store.claim(eventId, 'ORDER_COMPLETED');
+    const second = await store.claim(delivered);
     if (first.outcome !== 'CLAIMED' || second.outcome !== 'CLAIMED') throw new Error('expected two claims');
     await expect(store.complete(first.claim, 'SENT')).rejects.toBeInstanceOf(DeliveryClaimLost);
     await store.complete(second.claim, 'SENT');
-    await expect(store.claim(eventId, 'ORDER_COMPLETED')).resolves.toMatchObject({
+    await expect(store.claim(delivered)).resolves.toMatchObject({
       outcome: 'DONE',
       record: { status: 'SENT', attempts: 2 },
     });
@@ -438,7 +443,7 @@ describe('Notifier: SNS adapter', () => {
       kind: 'ORDER_COMPLETED',
     });
 
-    expect(await deliveries().get(event.eventId)).toMatchObject({ status: 'SENT', channel: 'sns', messageId: 'msg-1' });
+    expect(await deliveries().get(event)).toMatchObject({ status: 'SENT', channel: 'sns', messageId: 'msg-1' });
     const sent = await notificationSentEvents(event.orderId);
     expect(sent).toHaveLength(1);
     expect(sent[0]?.payload).toMatchObject({ notifiedEvent: 'ORDER_COMPLETED', channel: 'sns' });
@@ -452,7 +457,7 @@ describe('Notifier: SNS adapter', () => {
     const event = completedEvent();
     const notifier = createHandler({ ...env, NOTIFICATION_SENDER: 'sns', NOTIFICATION_TOPIC_ARN: TOPIC });
     await expect(notifier(envelopeOf(event))).rejects.toThrow(/Invalid parameter/);
-    expect(await deliveries().get(event.eventId)).toMatchObject({ status: 'FAILED' });
+    expect(await deliveries().get(event)).toMatchObject({ status: 'FAILED' });
     expect(await notificationSentEvents(event.orderId)).toHaveLength(0);
 
     await expect(notifier(envelopeOf(event))).resolves.toMatchObject({ outcome: 'SENT', attempt: 2 });

@@ -115,13 +115,13 @@ function completedEvent(): OutboxEvent {
   );
 }
 
-function deliveryOf(eventId: string) {
+function deliveryOf(event: { eventId: string; orderId: string }) {
   return new DeliveryStore({
     ddb: world.ddb,
     table: world.tables.NOTIFICATIONS_TABLE,
     consumer: 'transmitter',
     clock: () => new Date(),
-  }).get(eventId);
+  }).get(event);
 }
 
 const failuresOf = (response: { batchItemFailures: { itemIdentifier: string }[] }) =>
@@ -161,7 +161,7 @@ describe('Transmitter over HTTP', () => {
       totalAmount: 3_000,
       completedAt: T0.toISOString(),
     });
-    expect(await deliveryOf(event.eventId)).toMatchObject({
+    expect(await deliveryOf(event)).toMatchObject({
       status: 'DELIVERED',
       mode: 'http',
       transmission: 'ACCEPTED',
@@ -207,7 +207,7 @@ describe('Transmitter over HTTP', () => {
     const record = sqsRecord(envelopeOf(event), 'm-503');
 
     expect(await transmitter(sqsEvent(record))).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-503' }] });
-    expect(await deliveryOf(event.eventId)).toMatchObject({
+    expect(await deliveryOf(event)).toMatchObject({
       status: 'FAILED',
       lastError: expect.stringMatching(/^ExternalEndpointUnavailable: .*503/),
     });
@@ -215,7 +215,7 @@ describe('Transmitter over HTTP', () => {
     expect(await transmitter(sqsEvent(record))).toEqual({ batchItemFailures: [] });
 
     expect(postsFor(event.eventId)).toHaveLength(3);
-    expect(await deliveryOf(event.eventId)).toMatchObject({ status: 'DELIVERED', httpStatus: 201, attempts: 3 });
+    expect(await deliveryOf(event)).toMatchObject({ status: 'DELIVERED', httpStatus: 201, attempts: 3 });
     expect(log().map((l) => [l.level, l.error.name])).toEqual([
       ['WARN', 'ExternalEndpointUnavailable'],
       ['WARN', 'ExternalEndpointUnavailable'],
@@ -240,7 +240,7 @@ describe('Transmitter over HTTP', () => {
     const log = errorLog();
     const record = sqsRecord(envelopeOf(event), 'm-400');
     expect(await transmitter(sqsEvent(record))).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-400' }] });
-    expect(await deliveryOf(event.eventId)).toMatchObject({
+    expect(await deliveryOf(event)).toMatchObject({
       status: 'FAILED',
       lastError: expect.stringMatching(/^TransmissionRejected: .*400/),
     });
@@ -265,7 +265,7 @@ describe('Transmitter over HTTP', () => {
     const event = completedEvent();
     script = [{ status: 409 }];
     expect(await createHandler(httpEnv)(sqsEvent(sqsRecord(envelopeOf(event))))).toEqual({ batchItemFailures: [] });
-    expect(await deliveryOf(event.eventId)).toMatchObject({
+    expect(await deliveryOf(event)).toMatchObject({
       status: 'DELIVERED',
       transmission: 'ALREADY_RECEIVED',
       httpStatus: 409,
@@ -286,7 +286,7 @@ describe('Transmitter over HTTP', () => {
 
     expect(failuresOf(await transmitter(sqsEvent(record)))).toEqual([]);
     expect(postsFor(event.eventId)).toHaveLength(2);
-    expect(await deliveryOf(event.eventId)).toMatchObject({
+    expect(await deliveryOf(event)).toMatchObject({
       status: 'DELIVERED',
       transmission: 'ALREADY_RECEIVED',
       attempts: 2,
@@ -310,7 +310,7 @@ describe('Transmitter over HTTP', () => {
       ['WARN', 'ExternalEndpointUnavailable'],
       ['WARN', 'ExternalEndpointUnavailable'],
     ]);
-    expect(await deliveryOf(event.eventId)).toMatchObject({ status: 'FAILED', attempts: 2 });
+    expect(await deliveryOf(event)).toMatchObject({ status: 'FAILED', attempts: 2 });
   });
 
   it('after a crash between the POST and the record, the redelivery after the lease POSTs again with the same key', async () => {
@@ -332,7 +332,7 @@ describe('Transmitter over HTTP', () => {
     expect(log().map((l) => l.error.name)).toEqual(['InjectedCrash', 'DeliveryInProgress']);
     const posts = postsFor(event.eventId);
     expect(posts).toHaveLength(2);
-    expect(await deliveryOf(event.eventId)).toMatchObject({
+    expect(await deliveryOf(event)).toMatchObject({
       status: 'DELIVERED',
       transmission: 'ALREADY_RECEIVED',
       attempts: 2,
@@ -388,7 +388,7 @@ describe('Transmitter over HTTP', () => {
     });
     expect(calls).toHaveLength(1);
     expect(new Headers(calls[0]?.init?.headers).get('Idempotency-Key')).toBe(event.eventId);
-    expect(await deliveryOf(event.eventId)).toMatchObject({ status: 'DELIVERED', httpStatus: 202 });
+    expect(await deliveryOf(event)).toMatchObject({ status: 'DELIVERED', httpStatus: 202 });
   });
 });
 
@@ -413,7 +413,7 @@ describe('Transmitter in recording mode', () => {
       completedAt: T0.toISOString(),
       transmittedAt: expect.any(String),
     });
-    expect(await deliveryOf(event.eventId)).toMatchObject({
+    expect(await deliveryOf(event)).toMatchObject({
       status: 'DELIVERED',
       mode: 'recording',
       transmission: 'RECORDED',

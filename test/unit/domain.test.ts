@@ -55,10 +55,10 @@ describe('Domain: outbox events', () => {
 });
 
 describe('Domain: keys', () => {
-  it('puts an order, its step records and its events in one partition', () => {
+  it("puts an order, its step records and the Notifier's delivery records (with their events) in one partition", () => {
     const pk = keys.order('o-1').pk;
     expect(keys.stepRecord('o-1', 'DeductBalance').pk).toBe(pk);
-    expect(keys.outboxEvent('o-1', 'ORDER_CREATED').pk).toBe(pk);
+    expect(keys.orderDelivery('o-1', 'notifier', 'o-1:ORDER_COMPLETED').pk).toBe(pk);
   });
 });
 

@@ -8,7 +8,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { EVENT_SOURCE, outboxEvent } from '../../lambdas/domain/events.js';
 import { keys } from '../../lambdas/shared/dynamodb/keys.js';
-import { carrying, standaloneEventPut } from '../../lambdas/shared/dynamodb/outbox.js';
+import { carrying } from '../../lambdas/shared/dynamodb/outbox.js';
 import { createHandler, OutboxEventRejected, type PublisherOverrides } from '../../lambdas/publisher/app.js';
 
 /**
@@ -86,7 +86,12 @@ function record(
 /** The insert of an item that carries one event. */
 function outboxInsert(orderId: string, type: Parameters<typeof outboxEvent>[0], qualifier?: string) {
   const e = outboxEvent(type, { orderId, userId: 'alice' }, T, { amount: 1 }, qualifier);
-  return record('INSERT', standaloneEventPut('Orders', e).Item);
+  return record('INSERT', {
+    ...keys.order(orderId),
+    sk: `CARRIER#${type}#${qualifier ?? ''}`,
+    orderId,
+    ...carrying(e),
+  });
 }
 
 const sequenceOf = (r: ReturnType<typeof record>) => r.dynamodb.SequenceNumber;
@@ -249,7 +254,7 @@ describe('Function: publisher', () => {
     const eb = scriptedEventBridge();
     // No userId, and an entry without its time.
     const bad = record('INSERT', {
-      ...keys.outboxEvent('o-9', 'ORDER_CREATED'),
+      ...keys.stepRecord('o-9', 'DeductBalance'),
       orderId: 'o-9',
       events: { ORDER_CREATED: { payload: {} } },
     });

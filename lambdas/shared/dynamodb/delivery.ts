@@ -4,11 +4,17 @@ import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { z } from 'zod';
 import { PurchaseError, TransientFault } from '../../domain/errors.js';
+import type { OutboxEvent } from '../../domain/events.js';
 import { keys } from './keys.js';
+import { addingEvent } from './outbox.js';
 
 /**
  * Exactly-once effects for at-least-once event consumers: one delivery record per (consumer,
- * event id) in the Notifications table, `pk = DELIVERY#<consumer>#<eventId>`, `sk = DELIVERY`.
+ * event id): in the Notifications table (`pk = DELIVERY#<consumer>#<eventId>`, `sk = DELIVERY`),
+ * or in the order's own partition of the Orders table (`pk = ORDER#<orderId>`,
+ * `sk = DELIVERY#<consumer>#<eventId>`) when the completion carries an outbox event of its own:
+ * then the write that records the delivery is the write that emits its event (the Notifier's
+ * NOTIFICATION_SENT), published from the Orders stream like every other.
  *
  *   absent ──claim──▶ CLAIMED (token, lease) ──complete──▶ SENT / DELIVERED   (final)
  *                        │  ▲                      (one conditional write: still our token)
@@ -71,8 +77,17 @@ export type DeliveryRecord = z.infer<typeof DeliveryRecord>;
 export interface DeliveryClaim {
   consumer: string;
   eventId: string;
+  orderId: string;
   token: string;
   claimedUntil: string;
+}
+
+/** The event a delivery is of: what its record is keyed by and says. */
+export interface DeliveredEvent {
+  eventId: string;
+  type: string;
+  orderId: string;
+  userId: string;
 }
 
 export type ClaimResult =
@@ -85,6 +100,8 @@ export interface DeliveryStoreOptions {
   clock: () => Date;
   /** How long a claim protects a delivery in progress. Must exceed the effect's worst-case duration. */
   leaseMs?: number;
+  /** Keep the records in the order's partition (`table` is then the Orders table). */
+  inOrderPartition?: boolean;
 }
 
 export const DEFAULT_LEASE_MS = 60_000;
@@ -95,6 +112,7 @@ export class DeliveryStore {
   readonly consumer: string;
   private readonly clock: () => Date;
   readonly leaseMs: number;
+  private readonly inOrderPartition: boolean;
 
   constructor(options: DeliveryStoreOptions) {
     this.ddb = options.ddb;
@@ -102,17 +120,26 @@ export class DeliveryStore {
     this.consumer = options.consumer;
     this.clock = options.clock;
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.inOrderPartition = options.inOrderPartition ?? false;
+  }
+
+  private key(of: { eventId: string; orderId: string }) {
+    return this.inOrderPartition
+      ? keys.orderDelivery(of.orderId, this.consumer, of.eventId)
+      : keys.delivery(this.consumer, of.eventId);
   }
 
   /**
    * Claims the delivery of `eventId`: one conditional write decides between concurrent callers.
    * Returns DONE when it was already delivered; throws DeliveryInProgress on a live claim.
    */
-  async claim(eventId: string, eventType: string): Promise<ClaimResult> {
+  async claim(event: DeliveredEvent): Promise<ClaimResult> {
+    const { eventId } = event;
     const now = this.clock();
     const claim: DeliveryClaim = {
       consumer: this.consumer,
       eventId,
+      orderId: event.orderId,
       token: randomUUID(),
       claimedUntil: new Date(now.getTime() + this.leaseMs).toISOString(),
     };
@@ -120,10 +147,11 @@ export class DeliveryStore {
       const { Attributes } = await this.ddb.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: keys.delivery(this.consumer, eventId),
+          Key: this.key(event),
           UpdateExpression:
             'SET #status = :claimed, claimToken = :token, claimedAt = :now, claimedUntil = :until, ' +
-            'consumer = :consumer, eventId = :eventId, eventType = :eventType ADD attempts :one',
+            'consumer = :consumer, eventId = :eventId, eventType = :eventType, orderId = :orderId, ' +
+            'userId = :userId ADD attempts :one',
           // ISO-8601 UTC strings of one format compare like the instants they denote.
           ConditionExpression:
             'attribute_not_exists(pk) OR #status = :failed OR (#status = :claimed AND claimedUntil < :now)',
@@ -136,7 +164,9 @@ export class DeliveryStore {
             ':until': claim.claimedUntil,
             ':consumer': this.consumer,
             ':eventId': eventId,
-            ':eventType': eventType,
+            ':eventType': event.type,
+            ':orderId': event.orderId,
+            ':userId': event.userId,
             ':one': 1,
           },
           ReturnValues: 'ALL_NEW',
@@ -146,7 +176,7 @@ export class DeliveryStore {
       return { outcome: 'CLAIMED', claim, attempt: DeliveryRecord.parse(Attributes).attempts ?? 1 };
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      const record = err.Item ? DeliveryRecord.parse(unmarshall(err.Item)) : await this.get(eventId);
+      const record = err.Item ? DeliveryRecord.parse(unmarshall(err.Item)) : await this.get(event);
       if (!record)
         throw new TransientFault(`${this.consumer}: delivery of ${eventId} vanished while claiming; retry`, {
           cause: err,
@@ -156,14 +186,18 @@ export class DeliveryStore {
     }
   }
 
-  /** Records the delivery as done, on condition that the claim is still ours. Throws DeliveryClaimLost otherwise. */
+  /**
+   * Records the delivery as done, on condition that the claim is still ours; with `event`, the
+   * same write carries it (the record's outbox). Throws DeliveryClaimLost otherwise.
+   */
   async complete(
     claim: DeliveryClaim,
     status: DeliveryFinalStatus,
     attributes: Record<string, string | number> = {},
+    event?: OutboxEvent,
   ): Promise<void> {
     const names: Record<string, string> = { '#status': 'status' };
-    const values: Record<string, string | number> = {
+    const values: Record<string, unknown> = {
       ':status': status,
       ':claimed': 'CLAIMED',
       ':token': claim.token,
@@ -175,11 +209,18 @@ export class DeliveryStore {
       values[`:a${i}`] = value;
       sets.push(`#a${i} = :a${i}`);
     });
+    if (event) {
+      // A claimed record carries no event yet, and completes once: its map starts here.
+      const adding = addingEvent(event, 'new map');
+      sets.push(adding.set);
+      Object.assign(names, adding.names);
+      Object.assign(values, adding.values);
+    }
     try {
       await this.ddb.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: keys.delivery(claim.consumer, claim.eventId),
+          Key: this.key(claim),
           UpdateExpression: `SET ${sets.join(', ')} REMOVE claimToken, lastError`,
           ConditionExpression: '#status = :claimed AND claimToken = :token',
           ExpressionAttributeNames: names,
@@ -202,7 +243,7 @@ export class DeliveryStore {
       await this.ddb.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: keys.delivery(claim.consumer, claim.eventId),
+          Key: this.key(claim),
           UpdateExpression: 'SET #status = :failed, failedAt = :now, lastError = :error REMOVE claimToken',
           ConditionExpression: '#status = :claimed AND claimToken = :token',
           ExpressionAttributeNames: { '#status': 'status' },
@@ -220,9 +261,9 @@ export class DeliveryStore {
     }
   }
 
-  async get(eventId: string): Promise<DeliveryRecord | undefined> {
+  async get(of: { eventId: string; orderId: string }): Promise<DeliveryRecord | undefined> {
     const { Item } = await this.ddb.send(
-      new GetCommand({ TableName: this.table, Key: keys.delivery(this.consumer, eventId), ConsistentRead: true }),
+      new GetCommand({ TableName: this.table, Key: this.key(of), ConsistentRead: true }),
     );
     return Item ? DeliveryRecord.parse(Item) : undefined;
   }

@@ -1,5 +1,3 @@
-import type { EventType } from '../../domain/events.js';
-
 /**
  * Every DynamoDB key in the system is built here, once. A forward step and its compensation
  * call the same function, so they can never disagree on which item they touch.
@@ -25,9 +23,10 @@ export const keys = {
   // orders table: the order, its step records and its outbox events share one partition
   order: (orderId: string): Key => ({ pk: `ORDER#${orderId}`, sk: 'ORDER' }),
   stepRecord: (orderId: string, step: string): Key => ({ pk: `ORDER#${orderId}`, sk: `STEP#${step}` }),
-  outboxEvent: (orderId: string, type: EventType, qualifier?: string): Key => ({
+  /** A consumer's delivery record of an order's event, beside the order (the Notifier's). */
+  orderDelivery: (orderId: string, consumer: string, eventId: string): Key => ({
     pk: `ORDER#${orderId}`,
-    sk: qualifier ? `EVENT#${type}#${qualifier}` : `EVENT#${type}`,
+    sk: `DELIVERY#${consumer}#${eventId}`,
   }),
   // payments table
   payment: (orderId: string): Key => ({ pk: `ORDER#${orderId}`, sk: 'PAYMENT' }),

@@ -1,8 +1,6 @@
-import type { PutCommandInput } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
 import { EVENT_TYPES, outboxEvent, type OutboxEvent } from '../../domain/events.js';
 import { Id, IsoTimestamp } from '../../domain/model.js';
-import { keys } from './keys.js';
 
 /**
  * The outbox, stored on the items whose change the events describe.
@@ -10,7 +8,9 @@ import { keys } from './keys.js';
  * An item of the Orders table carries the events its writes emitted in a map attribute
  * `events`, keyed by type (and qualifier): the order carries ORDER_CREATED from its insert and
  * ORDER_FAILED from the write that ends it; a step record carries its forward event from the
- * insert that commits the step and its compensation's event from the update that undoes it. So
+ * insert that commits the step and its compensation's event from the update that undoes it; the
+ * Notifier's delivery record (beside the order) carries NOTIFICATION_SENT from the update that
+ * records the notification sent. So
  * the event is written by the very write it describes, in the same item — no second item, no
  * transaction just to add it. The Publisher reads the stream and publishes every entry a record
  * adds to `events` (new image minus old image).
@@ -89,22 +89,6 @@ export async function addingEventTo<T>(event: OutboxEvent, update: (adding: Addi
     if (!(err instanceof Error && err.name === 'ValidationException' && /document path/i.test(err.message))) throw err;
     return update(addingEvent(event, 'new map'));
   }
-}
-
-/**
- * An event that no item's own write describes (NOTIFICATION_SENT: the Notifier's record lives in
- * another table) is an item of its own in the order's partition, written once.
- */
-export function standaloneEventPut(table: string, event: OutboxEvent): PutCommandInput & { Item: object } {
-  return {
-    TableName: table,
-    Item: {
-      ...keys.outboxEvent(event.orderId, event.type, event.qualifier),
-      orderId: event.orderId,
-      ...carrying(event),
-    },
-    ConditionExpression: 'attribute_not_exists(pk)',
-  };
 }
 
 export class MalformedEvents extends Error {
