@@ -22,7 +22,7 @@ import { orderView, recentOrders, shopView, type ConsoleSources } from './views.
 export interface ConsoleOptions {
   sources: ConsoleSources;
   definition: AslDefinition;
-  /** Script the payment provider stand-in for one order (local/payment scripts, by orderId). */
+  /** Tell the payment provider stand-in what to do with one order's charge (its script). */
   scriptProvider: (orderId: string, script: PaymentScript) => Promise<void>;
 }
 

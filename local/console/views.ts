@@ -1,6 +1,7 @@
-import { QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Tables } from '../../lambdas/shared/config.js';
-import { keys } from '../../lambdas/shared/dynamodb/keys.js';
+import { keys, NOTIFICATION_PREFIX } from '../../lambdas/shared/dynamodb/keys.js';
+import { paymentKeys } from '../../lambdas/payments/port.js';
 import { eventsOf } from '../../lambdas/shared/dynamodb/outbox.js';
 import { ProviderCharge } from '../../lambdas/payments/simulated.js';
 import { awsHistory } from '../aws-endpoint.js';
@@ -94,7 +95,7 @@ export interface OrderView {
   order: OrderSummary;
   steps: { step: string; status: string; effect: unknown; updatedAt?: string }[];
   events: { type: string; at: string; eventId: string }[];
-  /** The payment provider stand-in's own ledger for the order: its charges and their refunds. */
+  /** The payment provider stand-in's own ledger for the order: its charge and its refund. */
   charges: { chargeId: string; amount: number; status: string; declineCode?: string; refundId?: string }[];
   notifications: { kind: string; subject: string; at: string }[];
   transmissions: { eventId: string; type: string; at: string }[];
@@ -113,9 +114,35 @@ export async function orderView(s: ConsoleSources, orderId: string): Promise<Ord
   const items = (partition.Items ?? []) as Row[];
   const order = items.find((r) => r['sk'] === keys.order(orderId).sk);
   if (!order) return undefined;
-  const [payments, notifications] = await Promise.all([
-    scanAll(s.ddb, s.tables.PAYMENTS_TABLE),
-    scanAll(s.ddb, s.tables.NOTIFICATIONS_TABLE),
+  const userId = str(order['userId']) ?? '';
+  // Each read by its key: the provider's charge by the order's charge key, the notifications in
+  // the buyer's partition, the transmission by the ORDER_COMPLETED event it carried.
+  const completed = items.flatMap((i) => eventsOf(i)).find((e) => e.type === 'ORDER_COMPLETED');
+  const [charge, told, transmission] = await Promise.all([
+    s.ddb.send(
+      new GetCommand({
+        TableName: s.tables.PAYMENTS_TABLE,
+        Key: keys.providerCharge(paymentKeys.charge(orderId)),
+        ConsistentRead: true,
+      }),
+    ),
+    s.ddb.send(
+      new QueryCommand({
+        TableName: s.tables.NOTIFICATIONS_TABLE,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :sk)',
+        ExpressionAttributeValues: { ':pk': keys.notification(userId, '').pk, ':sk': NOTIFICATION_PREFIX },
+        ConsistentRead: true,
+      }),
+    ),
+    completed
+      ? s.ddb.send(
+          new GetCommand({
+            TableName: s.tables.NOTIFICATIONS_TABLE,
+            Key: keys.transmission(completed.eventId),
+            ConsistentRead: true,
+          }),
+        )
+      : undefined,
   ]);
   const events = items
     .flatMap((item) => eventsOf(item))
@@ -146,28 +173,25 @@ export async function orderView(s: ConsoleSources, orderId: string): Promise<Ord
         ...(str(r['updatedAt']) !== undefined ? { updatedAt: str(r['updatedAt']) } : {}),
       })),
     events,
-    charges: payments
-      .filter((r) => String(r['pk']).startsWith('SIMPROVIDER#CHARGE#') && ofOrder(r))
-      .map((r) => {
-        const c = ProviderCharge.parse(r);
-        return {
+    charges: charge.Item
+      ? [ProviderCharge.parse(charge.Item)].map((c) => ({
           chargeId: c.chargeId,
           amount: c.amount,
           status: c.status,
           ...(c.declineCode !== undefined ? { declineCode: c.declineCode } : {}),
           ...(c.refundId !== undefined ? { refundId: c.refundId } : {}),
-        };
-      }),
-    notifications: notifications
-      .filter((r) => String(r['sk']).startsWith('NOTIFICATION#') && ofOrder(r))
+        }))
+      : [],
+    notifications: ((told.Items ?? []) as Row[])
+      .filter(ofOrder)
       .map((r) => ({ kind: str(r['kind']) ?? '', subject: str(r['subject']) ?? '', at: str(r['sentAt']) ?? '' })),
-    transmissions: notifications
-      .filter((r) => String(r['pk']).startsWith('TRANSMISSION#') && ofOrder(r))
-      .map((r) => ({
-        eventId: str(r['eventId']) ?? '',
-        type: str(r['type']) ?? '',
-        at: str(r['transmittedAt']) ?? '',
-      })),
+    transmissions: transmission?.Item
+      ? [transmission.Item as Row].map((r) => ({
+          eventId: str(r['eventId']) ?? '',
+          type: str(r['type']) ?? '',
+          at: str(r['transmittedAt']) ?? '',
+        }))
+      : [],
     executions,
   };
 }
