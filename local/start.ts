@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   const token = await mintDevToken({ userId: 'alice', ttlSeconds: 24 * 60 * 60 });
   const curl = `curl -s -X POST ${system.url}/orders -H "Authorization: Bearer ${token}" -H "Content-Type: application/json" -H "Idempotency-Key: demo-0001" -d '{"itemId":"sword","quantity":1,"couponId":"WELCOME"}'`;
   console.log(
-    `Purchase saga ready at ${system.url} (${env.WORKFLOW_TYPE}${values.persist ? `, data kept in ${env.LOCAL_DATA_DIR}` : ''}) | token for alice: ${token} | try: ${curl}`,
+    `Purchase saga ready at ${system.url} (${env.WORKFLOW_TYPE}${values.persist ? `, data kept in ${env.LOCAL_DATA_DIR}` : ''}) | console: ${system.url}/console | token for alice: ${token} | try: ${curl}`,
   );
 }
 

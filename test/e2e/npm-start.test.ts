@@ -19,7 +19,7 @@ import {
 /** The README's first command, as a user runs it: `npm start`, a purchase over HTTP, Ctrl-C. */
 describe('npm start', () => {
   it(
-    'serves the system on PORT, completes a purchase over HTTP, and Ctrl-C leaves no Java behind',
+    'serves the system and its console on PORT, completes a purchase over HTTP, and Ctrl-C leaves no Java behind',
     { timeout: 120_000 },
     async () => {
       const port = await freePort();
@@ -41,6 +41,12 @@ describe('npm start', () => {
         });
         expect(res.status).toBe(201);
         expect(await res.json()).toMatchObject({ status: 'COMPLETED', userId: 'alice', totalAmount: 2_000 });
+        // The console the ready line names, with the state machine drawn and that order listed.
+        const page = await fetch(`${ready[1]}/console`);
+        expect(page.status).toBe(200);
+        expect(await page.text()).toContain('<g class="state step" data-state="DeductBalance"');
+        const orders = (await (await fetch(`${ready[1]}/console/api/orders`)).json()) as { status: string }[];
+        expect(orders.map((o) => o.status)).toEqual(['COMPLETED']);
       } finally {
         // What Ctrl-C in a terminal does: SIGINT to the whole foreground process group.
         if (app.child.pid) process.kill(-app.child.pid, 'SIGINT');

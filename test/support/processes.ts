@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { REPO_ROOT } from '../../local/template.js';
 
 /** What `npm start` prints once the system serves: its URL and a token for alice. */
-export const READY = /ready at (http:\/\/localhost:\d+) .*token for alice: (\S+) .*try: curl/;
+export const READY = /ready at (http:\/\/localhost:\d+) .*console: \1\/console .*token for alice: (\S+) .*try: curl/;
 
 /**
  * Process ids of the DynamoDB Local JVMs running now in process group `group` (a detached child's
