@@ -6,7 +6,8 @@ import { eventsOf } from '../../lambdas/shared/dynamodb/outbox.js';
 import { ProviderCharge } from '../../lambdas/payments/simulated.js';
 import { awsHistory } from '../aws-endpoint.js';
 import type { LocalStateMachine } from '../stepfunctions.js';
-import { pathOf, type CatchTargets, type Visit } from './path.js';
+import { pathOf, type CatchTargets } from './path.js';
+import type { ExecutionView, OrderSummary, OrderView, ShopView } from './view-types.js';
 
 /**
  * What the console shows, read where the rest of the system keeps it: the tables in DynamoDB
@@ -37,23 +38,6 @@ async function scanAll(ddb: DynamoDBDocumentClient, table: string): Promise<Row[
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown) => (typeof v === 'number' ? v : Number(v ?? 0));
 
-export interface OrderSummary {
-  orderId: string;
-  userId: string;
-  itemId: string;
-  quantity: number;
-  couponId?: string;
-  totalAmount: number;
-  status: string;
-  failedStep?: string;
-  reason?: string;
-  /** A compensation that failed for good in the saga, and the reconciler's attempts since. */
-  compensationStep?: string;
-  compensationAttempts?: number;
-  createdAt: string;
-  updatedAt: string;
-}
-
 function summary(row: Row): OrderSummary {
   const optional = (k: string) => (str(row[k]) !== undefined ? { [k]: str(row[k]) } : {});
   return {
@@ -81,25 +65,6 @@ export async function recentOrders(s: ConsoleSources, limit = 50): Promise<Order
     .map(summary)
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.orderId.localeCompare(a.orderId))
     .slice(0, limit);
-}
-
-export interface ExecutionView {
-  executionArn: string;
-  status: string;
-  startDate: string;
-  error?: string;
-  path: Visit[];
-}
-
-export interface OrderView {
-  order: OrderSummary;
-  steps: { step: string; status: string; effect: unknown; updatedAt?: string }[];
-  events: { type: string; at: string; eventId: string }[];
-  /** The payment provider stand-in's own ledger for the order: its charge and its refund. */
-  charges: { chargeId: string; amount: number; status: string; declineCode?: string; refundId?: string }[];
-  notifications: { kind: string; subject: string; at: string }[];
-  transmissions: { eventId: string; type: string; at: string }[];
-  executions: ExecutionView[];
 }
 
 export async function orderView(s: ConsoleSources, orderId: string): Promise<OrderView | undefined> {
@@ -194,16 +159,6 @@ export async function orderView(s: ConsoleSources, orderId: string): Promise<Ord
       : [],
     executions,
   };
-}
-
-export interface ShopView {
-  users: {
-    userId: string;
-    balance: number;
-    slots: { capacity: number; used: number };
-    items: Record<string, number>;
-  }[];
-  items: { itemId: string; name: string; price: number; stock: number }[];
 }
 
 /** The seeds' aggregates: each user's balance, slots and items, and each item's stock. */

@@ -4,45 +4,9 @@
  * development token, an Idempotency-Key per purchase, the same key again for a replay).
  */
 
-interface OrderSummary {
-  orderId: string;
-  userId: string;
-  itemId: string;
-  quantity: number;
-  couponId?: string;
-  totalAmount: number;
-  status: string;
-  failedStep?: string;
-  reason?: string;
-  compensationStep?: string;
-  compensationAttempts?: number;
-  createdAt: string;
-}
-interface Visit {
-  seq: number;
-  state: string;
-  retries: number;
-  outcome: 'done' | 'caught' | 'failed' | 'running';
-  error?: string;
-}
-interface OrderView {
-  order: OrderSummary;
-  steps: { step: string; status: string; effect: unknown }[];
-  events: { type: string; at: string; eventId: string }[];
-  charges: { chargeId: string; amount: number; status: string; declineCode?: string; refundId?: string }[];
-  notifications: { kind: string; subject: string; at: string }[];
-  transmissions: { eventId: string; type: string; at: string }[];
-  executions: { executionArn: string; status: string; startDate: string; error?: string; path: Visit[] }[];
-}
-interface ShopView {
-  users: {
-    userId: string;
-    balance: number;
-    slots: { capacity: number; used: number };
-    items: Record<string, number>;
-  }[];
-  items: { itemId: string; name: string; price: number; stock: number }[];
-}
+import type { Visit } from '../path.js';
+import type { OrderSummary, OrderView, ShopView } from '../view-types.js';
+
 interface Purchase {
   userId: string;
   key: string;
