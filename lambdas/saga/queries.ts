@@ -11,8 +11,11 @@ export interface OrderView extends Order {
   events: { eventId: string; type: string; timestamp: string }[];
 }
 
-/** One Query returns the order with its step records and the events they carry (same partition). */
-export async function orderWithTimeline(deps: Deps<'ORDERS_TABLE'>, orderId: string): Promise<OrderView | undefined> {
+/** Every item of an order's partition: the order, its step records and delivery records, with their events. */
+export async function orderPartition(
+  deps: Pick<Deps<'ORDERS_TABLE'>, 'ddb' | 'tables'>,
+  orderId: string,
+): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let ExclusiveStartKey: Record<string, unknown> | undefined;
   do {
@@ -28,6 +31,12 @@ export async function orderWithTimeline(deps: Deps<'ORDERS_TABLE'>, orderId: str
     items.push(...(page.Items ?? []));
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);
+  return items;
+}
+
+/** One Query returns the order with its step records and the events they carry (same partition). */
+export async function orderWithTimeline(deps: Deps<'ORDERS_TABLE'>, orderId: string): Promise<OrderView | undefined> {
+  const items = await orderPartition(deps, orderId);
   const order = items.find((i) => i['sk'] === keys.order(orderId).sk) as unknown as Order | undefined;
   if (!order) return undefined;
   const steps = items

@@ -2,6 +2,7 @@ import { GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } fr
 import type { Tables } from '../../lambdas/shared/config.js';
 import { keys, NOTIFICATION_PREFIX } from '../../lambdas/shared/dynamodb/keys.js';
 import { paymentKeys } from '../../lambdas/payments/port.js';
+import { orderPartition } from '../../lambdas/saga/queries.js';
 import { eventsOf } from '../../lambdas/shared/dynamodb/outbox.js';
 import { ProviderCharge } from '../../lambdas/payments/simulated.js';
 import { awsHistory } from '../aws-endpoint.js';
@@ -68,21 +69,15 @@ export async function recentOrders(s: ConsoleSources, limit = 50): Promise<Order
 }
 
 export async function orderView(s: ConsoleSources, orderId: string): Promise<OrderView | undefined> {
-  const partition = await s.ddb.send(
-    new QueryCommand({
-      TableName: s.tables.ORDERS_TABLE,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': keys.order(orderId).pk },
-      ConsistentRead: true,
-    }),
-  );
-  const items = (partition.Items ?? []) as Row[];
+  // The same read as the API's order timeline (paginated), then each other read by its key.
+  const items = await orderPartition({ ddb: s.ddb, tables: s.tables }, orderId);
   const order = items.find((r) => r['sk'] === keys.order(orderId).sk);
   if (!order) return undefined;
   const userId = str(order['userId']) ?? '';
-  // Each read by its key: the provider's charge by the order's charge key, the notifications in
-  // the buyer's partition, the transmission by the ORDER_COMPLETED event it carried.
-  const completed = items.flatMap((i) => eventsOf(i)).find((e) => e.type === 'ORDER_COMPLETED');
+  const carried = items.flatMap((item) => eventsOf(item)).sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+  // The provider's charge by the order's charge key, the notifications in the buyer's partition,
+  // the transmission by the ORDER_COMPLETED event it carried.
+  const completed = carried.find((e) => e.type === 'ORDER_COMPLETED');
   const [charge, told, transmission] = await Promise.all([
     s.ddb.send(
       new GetCommand({
@@ -109,10 +104,6 @@ export async function orderView(s: ConsoleSources, orderId: string): Promise<Ord
         )
       : undefined,
   ]);
-  const events = items
-    .flatMap((item) => eventsOf(item))
-    .map((e) => ({ type: e.type, at: e.timestamp, eventId: e.eventId }))
-    .sort((a, b) => a.at.localeCompare(b.at));
   const executions = [...s.stateMachine.executions.values()]
     .filter((e) => e.record.name === orderId)
     .map(({ record }): ExecutionView => {
@@ -137,7 +128,7 @@ export async function orderView(s: ConsoleSources, orderId: string): Promise<Ord
         effect: r['effect'],
         ...(str(r['updatedAt']) !== undefined ? { updatedAt: str(r['updatedAt']) } : {}),
       })),
-    events,
+    events: carried.map((e) => ({ type: e.type, at: e.timestamp, eventId: e.eventId })),
     charges: charge.Item
       ? [ProviderCharge.parse(charge.Item)].map((c) => ({
           chargeId: c.chargeId,
