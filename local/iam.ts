@@ -1,8 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { HttpResponse } from '@smithy/core/protocols';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { snsError } from './sns.js';
 import type { CfnTemplate } from './template.js';
 
 /**
@@ -359,17 +359,11 @@ function denied(caller: Caller, r: Request, query: boolean, why?: string): HttpR
     // publisher may not use the topic's key (the SDK throws AuthorizationErrorException /
     // KMSAccessDeniedException).
     const kms = r.action.startsWith('kms:');
-    const xml = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    const { status, body } = snsError(kms ? 400 : 403, kms ? 'KMSAccessDenied' : 'AuthorizationError', message);
     return new HttpResponse({
-      statusCode: kms ? 400 : 403,
+      statusCode: status,
       headers: { 'content-type': 'text/xml' },
-      body: Readable.from([
-        Buffer.from(
-          `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type>` +
-            `<Code>${kms ? 'KMSAccessDenied' : 'AuthorizationError'}</Code><Message>${xml(message)}</Message>` +
-            `</Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
-        ),
-      ]),
+      body: Readable.from([Buffer.from(body)]),
     });
   }
   return new HttpResponse({

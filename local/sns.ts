@@ -32,7 +32,8 @@ const SUBJECT = /^[\x20-\x7E]{1,100}$/;
 const xml = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const NS = 'http://sns.amazonaws.com/doc/2010-03-31/';
 
-function error(status: number, code: string, message: string) {
+/** An SNS error as the query protocol answers it (the SDK throws the exception named by `code`). */
+export function snsError(status: number, code: string, message: string): { status: number; body: string } {
   return {
     status,
     body:
@@ -44,17 +45,17 @@ function error(status: number, code: string, message: string) {
 /** Answer one SNS request (its form parameters) against `topics`. */
 export function answerSns(topics: LocalTopicRegistry, params: URLSearchParams): { status: number; body: string } {
   const action = params.get('Action');
-  if (action !== 'Publish') return error(400, 'InvalidAction', `The action ${action ?? '(none)'} is not valid`);
+  if (action !== 'Publish') return snsError(400, 'InvalidAction', `The action ${action ?? '(none)'} is not valid`);
   const topicArn = params.get('TopicArn') ?? params.get('TargetArn') ?? '';
   const topic = topics.get(topicArn);
-  if (!topic) return error(404, 'NotFound', 'Topic does not exist');
+  if (!topic) return snsError(404, 'NotFound', 'Topic does not exist');
   const message = params.get('Message') ?? '';
-  if (message === '') return error(400, 'InvalidParameter', 'Invalid parameter: Empty message');
+  if (message === '') return snsError(400, 'InvalidParameter', 'Invalid parameter: Empty message');
   if (Buffer.byteLength(message) > MAX_MESSAGE_BYTES)
-    return error(400, 'InvalidParameter', 'Invalid parameter: Message too long');
+    return snsError(400, 'InvalidParameter', 'Invalid parameter: Message too long');
   const subject = params.get('Subject') ?? undefined;
   if (subject !== undefined && !SUBJECT.test(subject))
-    return error(400, 'InvalidParameter', 'Invalid parameter: Subject');
+    return snsError(400, 'InvalidParameter', 'Invalid parameter: Subject');
   const attributes: Record<string, string> = {};
   for (let n = 1; params.has(`MessageAttributes.entry.${n}.Name`); n++) {
     const name = params.get(`MessageAttributes.entry.${n}.Name`) ?? '';
