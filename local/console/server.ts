@@ -29,26 +29,27 @@ export interface ConsoleOptions {
 export const CONSOLE_PATH = '/console';
 const PAGE_DIR = join(REPO_ROOT, 'local/console/page');
 
-/** What the page may ask the provider to do with the next purchase's charge. */
+/** What the page may ask the provider to do with the next purchase's charge: its label, its script. */
 export const PROVIDER_BEHAVIOURS = {
-  normal: {},
-  decline: { decline: 'card_declined' },
-  'fail-once': { failCharges: 1 },
-  'lose-response': { loseChargeResponses: 1 },
+  normal: { label: 'is accepted', script: {} },
+  decline: { label: 'is declined', script: { decline: 'card_declined' } },
+  'fail-once': { label: 'fails once (transient)', script: { failCharges: 1 } },
+  'lose-response': { label: 'is taken, its response lost', script: { loseChargeResponses: 1 } },
   // Every attempt the state machine makes loses the charge's response, and refunds fail as often
   // as a compensation is tried: the saga cannot finish, the reconciler does.
   'provider-down': {
-    loseChargeResponses: RETRY.forward.maxAttempts + 1,
-    failRefunds: RETRY.compensation.maxAttempts + 1,
+    label: 'is lost every time, refunds fail: the reconciler finishes',
+    script: { loseChargeResponses: RETRY.forward.maxAttempts + 1, failRefunds: RETRY.compensation.maxAttempts + 1 },
   },
-} as const satisfies Record<string, PaymentScript>;
+} as const satisfies Record<string, { label: string; script: PaymentScript }>;
+export type ProviderBehaviour = keyof typeof PROVIDER_BEHAVIOURS;
 
 const Id = z.string().regex(/^[A-Za-z0-9._:@-]{1,128}$/);
 const TokenRequest = z.strictObject({ userId: Id });
 const ProviderRequest = z.strictObject({
   userId: Id,
   idempotencyKey: z.string().min(1).max(255),
-  behaviour: z.enum(Object.keys(PROVIDER_BEHAVIOURS) as [keyof typeof PROVIDER_BEHAVIOURS]),
+  behaviour: z.enum(Object.keys(PROVIDER_BEHAVIOURS) as [ProviderBehaviour]),
 });
 
 type Answer = { status: number; type: string; body: string };
@@ -61,7 +62,12 @@ const json = (status: number, value: unknown): Answer => ({
 export function consoleHandler(options: ConsoleOptions) {
   // Built once: the page is the same for every request.
   const svg = drawStateMachine(options.definition);
-  const html = readFileSync(join(PAGE_DIR, 'index.html'), 'utf8').replace('<!-- STATE MACHINE -->', svg);
+  const behaviours = Object.entries(PROVIDER_BEHAVIOURS)
+    .map(([value, { label }]) => `<option value="${value}">${label}</option>`)
+    .join('');
+  const html = readFileSync(join(PAGE_DIR, 'index.html'), 'utf8')
+    .replace('<!-- STATE MACHINE -->', svg)
+    .replace('<!-- PROVIDER BEHAVIOURS -->', behaviours);
   const css = readFileSync(join(PAGE_DIR, 'console.css'), 'utf8');
   const js = transformSync(readFileSync(join(PAGE_DIR, 'console.ts'), 'utf8'), {
     loader: 'ts',
@@ -91,7 +97,7 @@ export function consoleHandler(options: ConsoleOptions) {
       const request = ProviderRequest.safeParse(parseJson(body));
       if (!request.success) return json(400, { message: request.error.message });
       const orderId = orderIdFor(request.data.userId, request.data.idempotencyKey);
-      await options.scriptProvider(orderId, PROVIDER_BEHAVIOURS[request.data.behaviour]);
+      await options.scriptProvider(orderId, PROVIDER_BEHAVIOURS[request.data.behaviour].script);
       return json(200, { orderId });
     }
     return json(404, { message: `No console route ${route}` });

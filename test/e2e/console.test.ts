@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ProviderBehaviour } from '../../local/console/server.js';
 import { freePort } from '../../local/dynamodb-local.js';
 import { startLocalSystem, type LocalSystem } from '../../local/system.js';
 import { ASL_FILE, REPO_ROOT } from '../../local/template.js';
@@ -56,7 +57,7 @@ interface Buy {
   userId: string;
   itemId: string;
   couponId?: string;
-  behaviour?: 'normal' | 'decline' | 'fail-once' | 'lose-response' | 'provider-down';
+  behaviour?: ProviderBehaviour;
 }
 
 /** Buy through the form; resolves with the order the API answered with, once it has ended. */
