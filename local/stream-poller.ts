@@ -424,5 +424,8 @@ function wire(v: StreamAttributeValue): LambdaAttributeValue {
   if (v.BS !== undefined) return { BS: v.BS.map(b64) };
   if (v.L !== undefined) return { L: v.L.map(wire) };
   if (v.M !== undefined) return { M: wireMap(v.M) };
+  // The Streams client (3.1141) reads an empty map, `{"M": {}}`, at any depth, as `{}`; nothing
+  // else arrives without a member (an empty list stays `{"L": []}`). Lambda is sent the map.
+  if (Object.keys(v).length === 0) return { M: {} };
   throw new Error(`unknown attribute value type ${Object.keys(v).join(',')}`);
 }
