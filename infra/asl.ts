@@ -1,4 +1,11 @@
-import { OUTCOME_FUNCTIONS, RETRY, SAGA_STEPS, type SagaStep, type StepFunction } from '../lambdas/domain/steps.js';
+import {
+  OUTCOME_FUNCTIONS,
+  RETRY,
+  SAGA_STEPS,
+  STEP_FENCED,
+  type SagaStep,
+  type StepFunction,
+} from '../lambdas/domain/steps.js';
 
 /**
  * The purchase state machine, generated from the step table (lambdas/domain/steps.ts). The
@@ -8,8 +15,12 @@ import { OUTCOME_FUNCTIONS, RETRY, SAGA_STEPS, type SagaStep, type StepFunction 
  * The shape, for steps s1..sn:
  * - forward: s1 -> s2 -> ... -> sn -> PurchaseCompleted; an optional step is entered through a
  *   Choice on its field (`Has<Noun>`).
- * - a refusal of si (the step changed nothing) compensates s(i-1)..s1; any other failure of si
- *   compensates si itself first (undo, or fence a write still in flight), then s(i-1)..s1.
+ * - a refusal of si (the step changed nothing, and its record says so for every other
+ *   execution of the order) compensates s(i-1)..s1; any other failure of si compensates every
+ *   step from sn down (each undone, or fenced so it never commits): another execution of the
+ *   same order may be past si, and fencing sn (CompleteOrder) first means it can no longer
+ *   complete the order this execution is undoing. A step found fenced (`StepFenced`: that
+ *   chain, or the reconciler's, owns si and everything above) compensates s(i-1)..s1.
  * - compensations run in reverse, each then the previous step's; an optional step's only when
  *   its field is present (`<Noun>ToRestore`); then MarkOrderFailed. A compensation that fails
  *   for good goes to MarkCompensationFailed and the execution fails.
@@ -91,6 +102,7 @@ function forwardStates(step: SagaStep, i: number): Record<string, State> {
     Retry: retry(step, step.refusals, RETRY.forward),
     Catch: [
       ...(step.refusals.length > 0 ? [caught([...step.refusals], `${step.name}Refused`)] : []),
+      caught([STEP_FENCED], `${step.name}Fenced`),
       caught(['States.ALL'], `${step.name}Failed`),
     ],
     Next: forwardEntry(i + 1),
@@ -108,10 +120,13 @@ function forwardStates(step: SagaStep, i: number): Record<string, State> {
       compensationEntry(i - 1),
     );
   }
+  states[`${step.name}Fenced`] = failure(
+    `${step.name} was fenced by a compensation of this order already under way (another execution's or the reconciler's), which undoes everything from here up: compensate only the steps before it.`,
+    compensationEntry(i - 1),
+  );
   states[`${step.name}Failed`] = failure(
-    `An unknown failure: ${step.name} may have committed, so its own compensation runs first (undo or fence).`,
-    // It ran, so its compensation runs whatever the Choice on its field would say.
-    step.compensation.name,
+    `An unknown failure: ${step.name} may have committed, and another execution of this order may be past it, so every step is compensated from the last (undo or fence).`,
+    compensationEntry(steps.length - 1),
   );
   return states;
 }
@@ -165,7 +180,7 @@ function outcome(fn: StepFunction, end: { End: true } | { Next: string }): State
 export function purchaseDefinition(): Record<string, unknown> {
   const chain = steps.map((s) => (s.onlyWith ? `${s.name} (with a ${noun(s.onlyWith).toLowerCase()})` : s.name));
   return {
-    Comment: `Purchase saga: ${chain.join(' -> ')}. A refusal compensates the steps before it in reverse order; an unknown failure also compensates (or fences) the failing step itself. Then the order is marked FAILED; a compensation that still fails marks it COMPENSATION_FAILED.`,
+    Comment: `Purchase saga: ${chain.join(' -> ')}. A refusal compensates the steps before it in reverse order; an unknown failure compensates (or fences) every step from the last. Then the order is marked FAILED; a compensation that still fails marks it COMPENSATION_FAILED.`,
     StartAt: forwardEntry(0),
     TimeoutSeconds: EXECUTION_TIMEOUT_SECONDS,
     States: {

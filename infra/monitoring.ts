@@ -12,7 +12,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { SAGA_STEPS } from '../lambdas/domain/steps.js';
+import { SAGA_STEPS, STEP_FENCED } from '../lambdas/domain/steps.js';
 import { METRICS_NAMESPACE, SERVICE_NAME, type MetricName } from '../lambdas/shared/metric-catalog.js';
 import type { DeadLetterQueueId } from './events.js';
 
@@ -91,7 +91,7 @@ const STUCK_PERIODS = 5;
 /**
  * The business refusals: the errors the forward steps' Catch clauses route to the refusal path
  * in statemachine/purchase.asl.json. A PurchaseFailed whose reason is anything else is a step
- * that failed for real.
+ * that failed for real — StepFenced included: another execution of the order gave up on it.
  */
 export function businessRefusals(aslPath: string, forwardStepIds: readonly string[]): string[] {
   interface Task {
@@ -104,7 +104,8 @@ export function businessRefusals(aslPath: string, forwardStepIds: readonly strin
   for (const state of Object.values(asl.States)) {
     const fn = /^\$\{(\w+)FunctionArn\}$/.exec(state.Parameters?.FunctionName ?? '')?.[1];
     if (state.Type !== 'Task' || fn === undefined || !forwardStepIds.includes(fn)) continue;
-    for (const c of state.Catch ?? []) for (const e of c.ErrorEquals) if (!e.startsWith('States.')) reasons.add(e);
+    for (const c of state.Catch ?? [])
+      for (const e of c.ErrorEquals) if (!e.startsWith('States.') && e !== STEP_FENCED) reasons.add(e);
   }
   return [...reasons].sort();
 }

@@ -90,7 +90,7 @@ export interface Order {
 }
 
 /** Status of a step record, the per-(order, step) fact a forward step and its compensation agree on. */
-export type StepRecordStatus = 'COMMITTED' | 'COMPENSATED' | 'FENCED' | 'DECLINED';
+export type StepRecordStatus = 'COMMITTED' | 'COMPENSATED' | 'FENCED' | 'DECLINED' | 'REFUSED';
 
 export interface StepRecord {
   orderId: string;
@@ -98,9 +98,15 @@ export interface StepRecord {
   status: StepRecordStatus;
   /** What the forward step did, exactly as the compensation must undo it. */
   effect: Record<string, string | number>;
+  /**
+   * REFUSED: the business condition that failed (which write, and the item it found), so every
+   * later invocation of the step answers the same refusal instead of trying again.
+   */
+  refusal?: { reason: string; write: number; old?: Record<string, unknown> };
   committedAt?: string;
   compensatedAt?: string;
   fencedAt?: string;
+  refusedAt?: string;
 }
 
 /** The order total is fixed at creation: price x quantity minus the coupon's discount, never below zero. */

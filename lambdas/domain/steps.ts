@@ -50,12 +50,19 @@ export interface SagaStep extends StepFunction {
   };
 }
 
-// A forward step checks the order is PENDING and puts its step record, which carries its event.
-const ORDERS_FORWARD: readonly DynamoAction[] = ['GetItem', 'PutItem', 'ConditionCheckItem'];
+// A forward step puts its step record (committed with its event, or its refusal); the put
+// returns the record it finds (ALL_OLD), which is why GetItem is granted beside it.
+const ORDERS_FORWARD: readonly DynamoAction[] = ['GetItem', 'PutItem'];
 // A compensation reads the step record and marks it COMPENSATED with its event (or puts a fence).
 const ORDERS_COMPENSATION: readonly DynamoAction[] = ['GetItem', 'PutItem', 'UpdateItem'];
+/**
+ * A forward step found its record fenced or compensated: a compensation chain of this order (of
+ * another execution, or the reconciler's) already owns every step from this one up, so the
+ * execution compensates only the steps before it, as after a refusal.
+ */
+export const STEP_FENCED = 'StepFenced';
 // Errors no retry can fix, for every forward step and every compensation.
-const FORWARD_FATAL = ['StepFenced', 'OrderStateConflict', 'InvalidInput'] as const;
+const FORWARD_FATAL = [STEP_FENCED, 'OrderStateConflict', 'InvalidInput'] as const;
 const COMPENSATION_FATAL = ['CompensationConflict', 'InvalidInput'] as const;
 const PROVIDER_FATAL = ['PaymentIdempotencyMismatch', 'PaymentProviderRejected'] as const;
 

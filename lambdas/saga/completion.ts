@@ -18,7 +18,6 @@ export function completeOrder(deps: CompletionDeps, order: StepInput) {
     step: 'CompleteOrder',
     ordersTable: deps.tables.ORDERS_TABLE,
     now,
-    skipOrderCheck: true,
     writes: [
       {
         Update: {

@@ -44,7 +44,9 @@ export async function orderWithTimeline(deps: Deps<'ORDERS_TABLE'>, orderId: str
     .map((i) => ({
       step: String(i['step']),
       status: String(i['status']),
-      at: [i['compensatedAt'], i['fencedAt'], i['committedAt']].find((v): v is string => typeof v === 'string'),
+      at: [i['compensatedAt'], i['fencedAt'], i['refusedAt'], i['committedAt']].find(
+        (v): v is string => typeof v === 'string',
+      ),
     }))
     .sort((a, b) => (a.at ?? '').localeCompare(b.at ?? ''));
   const events = items

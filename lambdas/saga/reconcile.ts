@@ -1,5 +1,5 @@
 import { OrderAlreadyCompleted, OrderStateConflict, StepFenced } from '../domain/errors.js';
-import type { ForwardStep, Order, StepInput } from '../domain/model.js';
+import type { ForwardStep, Order, StepInput, StepRecord } from '../domain/model.js';
 import { SAGA_STEPS, type Compensation } from '../domain/steps.js';
 import { readStepRecord } from '../shared/dynamodb/step-engine.js';
 import type { TableVar } from '../shared/config.js';
@@ -90,10 +90,11 @@ async function resolveStuckPending(
   policy: ReconcilePolicy,
 ): Promise<ReconcileOutcome> {
   const input = executionInput(order);
-  const statuses = new Map<ForwardStep, string | undefined>();
+  const records = new Map<ForwardStep, StepRecord | undefined>();
   for (const step of stepsOf(order)) {
-    statuses.set(step, (await readStepRecord(deps.ddb, deps.tables.ORDERS_TABLE, order.orderId, step))?.status);
+    records.set(step, await readStepRecord(deps.ddb, deps.tables.ORDERS_TABLE, order.orderId, step));
   }
+  const statuses = new Map([...records].map(([step, record]) => [step, record?.status]));
   const beforeCompletion = stepsOf(order).filter((s) => s !== 'CompleteOrder');
 
   // Every effect, payment included, committed: finishing the purchase is what the customer paid for.
@@ -110,14 +111,15 @@ async function resolveStuckPending(
   const stalled = stepsOf(order).find((s) => statuses.get(s) !== 'COMMITTED') ?? 'CompleteOrder';
   const compensation = await compensateAll(deps, input);
   if (compensation.completed) return { orderId: order.orderId, action: 'SKIPPED', detail: 'completed meanwhile' };
-  // A recorded decline is the real reason; otherwise the execution died somewhere after `stalled`.
+  // A recorded refusal or decline is the real reason; otherwise the execution died somewhere after `stalled`.
+  const refused = records.get(stalled);
   const failure =
-    statuses.get(stalled) === 'DECLINED'
+    refused?.status === 'DECLINED' || refused?.status === 'REFUSED'
       ? {
           step: stalled,
           error: {
-            Error: 'PaymentDeclined',
-            Cause: 'Declined by the payment provider; the execution died while compensating',
+            Error: refused.refusal?.reason ?? 'PaymentDeclined',
+            Cause: 'The step was refused; the execution died while compensating',
           },
         }
       : {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalSaga } from '../../local/saga.js';
 import { localSaga, scriptProvider, seed, snapshot } from '../support/saga.js';
-import { endOrder, eventPayload, eventTypesOf, ok, pendingOrder, refused, stepRecordOf } from '../support/step-spec.js';
+import { eventPayload, eventTypesOf, invoke, ok, pendingOrder, refused, stepRecordOf } from '../support/step-spec.js';
 
 /**
  * Step 5, ChargePayment, and its compensation RefundPayment, against the simulated provider:
@@ -86,14 +86,16 @@ describe('Step: ChargePayment / RefundPayment', () => {
     });
   });
 
-  it('gives back a charge taken for an order that ended meanwhile, through the compensation that follows', async () => {
+  it('gives back at once a charge the provider took after RefundPayment fenced the step', async () => {
     const order = await pendingOrder(saga, { userId: 'ann', itemId: 'lamp', quantity: 1 });
-    await endOrder(saga, order, 'FAILED');
-    // The record follows the provider's answer: the charge is taken, then the commit is refused.
-    await refused(saga, 'ChargePayment', order, 'OrderStateConflict');
-    expect(await moneyOf(order.orderId)).toEqual({ payments: [], provider: [['CAPTURED', 1_500]] });
-    // The state machine catches that error and runs RefundPayment, which refunds by the key.
-    expect(await ok(saga, 'RefundPayment', order)).toMatchObject({ outcome: 'FENCED', provider: 'REFUNDED' });
+    // The charge is slow: RefundPayment finds no charge and fences the step while it is in flight.
+    await scriptProvider(saga, order.orderId, { delayMs: 300 });
+    const charging = invoke(saga, 'ChargePayment', order);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await ok(saga, 'RefundPayment', order)).toMatchObject({ outcome: 'FENCED', provider: 'NO_CHARGE' });
+    // The provider captures; the record's put meets the fence, and the step refunds what it took.
+    expect(await charging).toMatchObject({ ok: false, error: 'StepFenced' });
     expect(await moneyOf(order.orderId)).toEqual({ payments: [], provider: [['REFUNDED', 1_500]] });
+    expect(await stepRecordOf(saga, order, 'ChargePayment')).toMatchObject({ status: 'FENCED' });
   });
 });

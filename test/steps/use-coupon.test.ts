@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalSaga } from '../../local/saga.js';
 import { localSaga, seed, snapshot } from '../support/saga.js';
-import { endOrder, eventPayload, eventTypesOf, ok, pendingOrder, refused, stepRecordOf } from '../support/step-spec.js';
+import { eventPayload, eventTypesOf, ok, pendingOrder, refused, stepRecordOf } from '../support/step-spec.js';
 
 /**
  * Step 2, UseCoupon (only for an order with a coupon), and its compensation RestoreCoupon: the
@@ -44,16 +44,21 @@ describe('Step: UseCoupon / RestoreCoupon', () => {
     ['a coupon the buyer does not have', 'NOPE', 'CouponNotFound'],
     ['an expired coupon', 'OLD', 'CouponExpired'],
     ['a coupon another order used', 'TAKEN', 'CouponAlreadyUsed'],
-  ])('refuses %s and writes nothing', async (_what, couponId, error) => {
+  ])('refuses %s, uses nothing and records the refusal', async (_what, couponId, error) => {
     if (couponId === 'TAKEN') {
       await ok(saga, 'UseCoupon', await pendingOrder(saga, { userId: 'ann', itemId: 'lamp', quantity: 1, couponId }));
     }
     const order = await pendingOrder(saga, { userId: 'ann', itemId: 'lamp', quantity: 1, couponId });
     const before = await couponOf(couponId);
-    await refused(saga, 'UseCoupon', order, error);
+    const message = await refused(saga, 'UseCoupon', order, error);
     expect(await couponOf(couponId)).toEqual(before);
-    expect(await stepRecordOf(saga, order, 'UseCoupon')).toBeUndefined();
+    expect(await stepRecordOf(saga, order, 'UseCoupon')).toMatchObject({
+      status: 'REFUSED',
+      refusal: { reason: error },
+    });
     expect(await eventTypesOf(saga, order)).toEqual(['ORDER_CREATED']);
+    // Asked again (another execution of the order), the step answers the recorded refusal.
+    expect(await refused(saga, 'UseCoupon', order, error)).toBe(message);
   });
 
   it('replays a duplicate invocation, even though the coupon is no longer AVAILABLE', async () => {
@@ -81,11 +86,7 @@ describe('Step: UseCoupon / RestoreCoupon', () => {
     expect(await couponOf('C4')).toEqual({ status: 'AVAILABLE', usedByOrderId: undefined });
   });
 
-  it('uses nothing for an order that has already ended, nor for an order without a coupon', async () => {
-    const ended = await pendingOrder(saga, { userId: 'ann', itemId: 'lamp', quantity: 1, couponId: 'C5' });
-    await endOrder(saga, ended, 'FAILED');
-    await refused(saga, 'UseCoupon', ended, 'OrderStateConflict');
-    expect(await couponOf('C5')).toEqual({ status: 'AVAILABLE', usedByOrderId: undefined });
+  it('refuses an order without a coupon as invalid input', async () => {
     const plain = await pendingOrder(saga, { userId: 'ann', itemId: 'lamp', quantity: 1 });
     await refused(saga, 'UseCoupon', plain, 'InvalidInput');
   });

@@ -7,7 +7,8 @@ import { documentClient } from '../../lambdas/shared/dynamodb/client.js';
  * stalls chosen writes of a step, so the real handler code runs unchanged through the fault.
  *
  * Writes are recognised by what they do to the step record `STEP#<step>` of an order:
- * - `commit`: the forward step's transaction (puts the record COMMITTED or DECLINED)
+ * - `commit`: the forward step's transaction (puts the record COMMITTED), or its put of a
+ *   record DECLINED (a payment declined)
  * - `compensate`: the compensation's transaction (updates the record to COMPENSATED) or its
  *   fence (puts the record FENCED)
  * - `create-order`: the API's order creation (puts `ORDER` with ORDER_CREATED); `step` is ignored
@@ -62,8 +63,8 @@ function matches(rule: FaultRule, commandName: string, input: Record<string, unk
   if (commandName === 'PutItemCommand') {
     const item = (input['Item'] ?? {}) as Record<string, Attr>;
     if (rule.write === 'create-order') return str(item['pk']) === pk && str(item['sk']) === 'ORDER';
-    if (rule.write === 'compensate')
-      return str(item['pk']) === pk && str(item['sk']) === sk && str(item['status']) === 'FENCED';
+    const status = rule.write === 'commit' ? 'DECLINED' : 'FENCED';
+    return str(item['pk']) === pk && str(item['sk']) === sk && str(item['status']) === status;
   }
   return false;
 }

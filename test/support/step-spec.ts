@@ -62,7 +62,7 @@ export async function eventPayload(saga: LocalSaga, order: StepInput, type: stri
   return events.find((e) => e.type === type)?.payload;
 }
 
-/** End the order the way a finished saga would have (for the order-is-PENDING guard). */
+/** Set the order's status as a finished saga would have, without its step records (CompleteOrder's condition). */
 export async function endOrder(saga: LocalSaga, order: StepInput, status: 'FAILED' | 'COMPLETED'): Promise<void> {
   await saga.ddb.send(
     new UpdateCommand({

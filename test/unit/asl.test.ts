@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { SAGA_FUNCTIONS } from '../../infra/catalog.js';
 import * as errors from '../../lambdas/domain/errors.js';
 import { FORWARD_STEPS } from '../../lambdas/domain/model.js';
+import { SAGA_STEPS, STEP_FENCED } from '../../lambdas/domain/steps.js';
 import { ASL_FILE } from '../../local/template.js';
 
 /** Structural rules of the one workflow definition, checked on the file CDK deploys. */
@@ -86,15 +87,17 @@ describe('Definition: statemachine/purchase.asl.json', () => {
     }
   });
 
-  it('never retries a business refusal, and catches exactly the refusals each step can raise', () => {
+  it('never retries a refusal or a fence, and catches exactly the refusals each step can raise, then its fence', () => {
     for (const step of FORWARD_STEPS) {
       const s = asl.States[step] as State;
       const refusals: readonly string[] = errors.REFUSALS[step];
       expect(s.Retry?.[0]).toMatchObject({ MaxAttempts: 0 });
-      for (const r of refusals) expect(s.Retry?.[0]?.ErrorEquals).toContain(r);
-      const caught = (s.Catch ?? []).filter((c) => !c.ErrorEquals.includes('States.ALL')).flatMap((c) => c.ErrorEquals);
-      expect(caught.sort()).toEqual([...refusals].sort());
-      expect(s.Catch?.at(-1)?.ErrorEquals).toEqual(['States.ALL']);
+      for (const r of [...refusals, STEP_FENCED]) expect(s.Retry?.[0]?.ErrorEquals).toContain(r);
+      expect((s.Catch ?? []).map((c) => [[...c.ErrorEquals].sort(), c.Next])).toEqual([
+        ...(refusals.length > 0 ? [[[...refusals].sort(), `${step}Refused`]] : []),
+        [[STEP_FENCED], `${step}Fenced`],
+        [['States.ALL'], `${step}Failed`],
+      ]);
     }
   });
 
@@ -131,6 +134,27 @@ describe('Definition: statemachine/purchase.asl.json', () => {
       );
       const before = FORWARD_STEPS.slice(0, i).map((s) => compensationOf[s]);
       expect(compensations.sort(), step).toEqual([...before].sort());
+    }
+  });
+
+  it('sends a step found fenced to the compensations of the steps before it, as a refusal', () => {
+    for (const [i, step] of FORWARD_STEPS.entries()) {
+      const fenced = asl.States[`${step}Fenced`] as State;
+      const compensations = [...reachable(fenced.Next as string)].filter(
+        (n) => asl.States[n]?.Type === 'Task' && n !== 'MarkOrderFailed' && n !== 'MarkCompensationFailed',
+      );
+      const before = SAGA_STEPS.slice(0, i).map((s) => s.compensation.name);
+      expect(compensations.sort(), step).toEqual(before.sort());
+    }
+  });
+
+  it('sends any other failure of a step through every compensation, fencing CompleteOrder first', () => {
+    const all = SAGA_FUNCTIONS.filter((f) => f.role === 'compensation').map((f) => f.id);
+    for (const step of FORWARD_STEPS) {
+      const failed = asl.States[`${step}Failed`] as State;
+      expect(failed.Next, step).toBe('FenceCompleteOrder');
+      const compensations = [...reachable(failed.Next as string)].filter((n) => all.includes(n));
+      expect(compensations.sort(), step).toEqual([...all].sort());
     }
   });
 

@@ -1,13 +1,11 @@
-import { TransactionCanceledException, type CancellationReason } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  TransactionCanceledException,
+  type CancellationReason,
+} from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import {
-  OrderStateConflict,
-  StepFenced,
-  TransientFault,
-  type BusinessRefusal,
-  type PurchaseError,
-} from '../../domain/errors.js';
+import { BusinessRefusal, StepFenced, TransientFault, type PurchaseError } from '../../domain/errors.js';
 import type { OutboxEvent } from '../../domain/events.js';
 import type { ForwardStep, StepRecord } from '../../domain/model.js';
 import { keys } from './keys.js';
@@ -17,10 +15,19 @@ import { addingEvent, carrying, hasEventsMap } from './outbox.js';
  * The step contract (DESIGN section 4) in one place.
  *
  * A forward step commits ONE TransactWriteItems: its aggregate writes guarded by their business
- * conditions + the order-is-PENDING check + its step record (put if absent), which carries the
- * step's event (lambdas/shared/dynamodb/outbox.ts). A compensation undoes exactly what the step
- * record says, once, adding its own event to the record, or fences a step that never committed
- * so a late forward invocation can never commit afterwards.
+ * conditions + its step record (put if absent), which carries the step's event
+ * (lambdas/shared/dynamodb/outbox.ts). The step record is the step's one decision, shared by every
+ * invocation of every execution of the order: COMMITTED, or REFUSED (a business condition failed:
+ * recorded, so no later invocation can take the effect the saga is already compensating for), or
+ * FENCED / COMPENSATED by a compensation. Whoever writes it first decides; everyone else replays.
+ * A compensation undoes exactly what the step record says, once, adding its own event to the
+ * record, or fences a step that never committed so a late forward invocation can never commit
+ * afterwards.
+ *
+ * There is no order-is-PENDING check in a step's transaction: a step can only be reached through
+ * the steps before it, so a record decided once (a refusal recorded, a compensation's fence)
+ * stops every later invocation, and CompleteOrder's record, fenced first by every compensation
+ * chain of an unknown failure, decides the order's fate (test/workflow/overlap.test.ts).
  */
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
 export type TransactItem = TransactItems[number];
@@ -37,8 +44,6 @@ export interface ForwardStepSpec {
   /** Maps a failed condition (index into `writes`, old item) to the typed error, usually a refusal. */
   refusal: (writeIndex: number, oldItem: Record<string, unknown> | undefined) => BusinessRefusal | PurchaseError;
   now: string;
-  /** CompleteOrder moves the order out of PENDING itself, so it skips the separate check. */
-  skipOrderCheck?: boolean;
   /**
    * DECLINED records an external refusal (the provider's decline) as a fact, so a duplicate
    * invocation replays the same refusal instead of asking the provider again.
@@ -62,65 +67,95 @@ export async function commitForwardStep(ddb: DynamoDBDocumentClient, spec: Forwa
     effect: spec.effect,
     committedAt: spec.now,
   };
-  const orderCheck: TransactItem[] = spec.skipOrderCheck
-    ? []
-    : [
-        {
-          ConditionCheck: {
-            TableName: spec.ordersTable,
-            Key: keys.order(spec.orderId),
-            ConditionExpression: '#status = :pending',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':pending': 'PENDING' },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          },
-        },
-      ];
-  const items: TransactItem[] = [
-    ...spec.writes,
-    ...orderCheck,
-    {
-      Put: {
-        TableName: spec.ordersTable,
-        Item: { ...keys.stepRecord(spec.orderId, spec.step), ...record, ...carrying(spec.event) },
-        ConditionExpression: 'attribute_not_exists(pk)',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    },
-  ];
-  const stepIndex = items.length - 1;
-  const orderIndex = spec.skipOrderCheck ? -1 : spec.writes.length;
+  const put = {
+    TableName: spec.ordersTable,
+    Item: { ...keys.stepRecord(spec.orderId, spec.step), ...record, ...carrying(spec.event) },
+    ConditionExpression: 'attribute_not_exists(pk)',
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+  const outcome: StepOutcome = {
+    step: spec.step,
+    status: record.status === 'DECLINED' ? 'DECLINED' : 'COMMITTED',
+    effect: spec.effect,
+    replayed: false,
+  };
 
+  // Nothing but the record (a decline): one conditional put, not a transaction of one.
+  if (spec.writes.length === 0) {
+    try {
+      await ddb.send(new PutCommand(put));
+      return outcome;
+    } catch (err) {
+      const existing = conditionFailedItem(err);
+      if (existing === null) throw err;
+      return replayOrRefuse(spec, existing);
+    }
+  }
+
+  const items: TransactItem[] = [...spec.writes, { Put: put }];
   try {
     await ddb.send(new TransactWriteCommand({ TransactItems: items }));
-    return {
-      step: spec.step,
-      status: record.status === 'DECLINED' ? 'DECLINED' : 'COMMITTED',
-      effect: spec.effect,
-      replayed: false,
-    };
+    return outcome;
   } catch (err) {
     const reasons = cancellationReasons(err);
     if (!reasons) throw err;
     // The step record decides first: a committed step replays even if its business condition
     // would now fail (the balance it deducted is, of course, no longer there).
-    const existing = failedItem(reasons, stepIndex);
+    const existing = failedItem(reasons, spec.writes.length);
     if (existing !== null) return replayOrRefuse(spec, existing as unknown as StepRecord);
-    // Then the order: a step of an order that is no longer PENDING has nothing to refuse.
-    const order = failedItem(reasons, orderIndex);
-    if (order !== null) throw new OrderStateConflict(spec.orderId, 'PENDING', order?.['status'] as string | undefined);
     for (let i = 0; i < spec.writes.length; i++) {
       const old = failedItem(reasons, i);
-      if (old !== null) throw spec.refusal(i, old ?? undefined);
+      if (old !== null) return refuse(ddb, spec, i, old ?? undefined);
     }
     throw transientOrUnexpected(err, reasons);
   }
+}
+
+/**
+ * A business condition failed: record the refusal as the step's decision (put if absent), then
+ * throw it. If another invocation decided the step in between (committed it, or recorded the
+ * same refusal), its decision is the answer. Other errors (an inconsistency) are not decisions.
+ */
+async function refuse(
+  ddb: DynamoDBDocumentClient,
+  spec: ForwardStepSpec,
+  write: number,
+  old: Record<string, unknown> | undefined,
+): Promise<StepOutcome> {
+  const error = spec.refusal(write, old);
+  if (!(error instanceof BusinessRefusal)) throw error;
+  const record: StepRecord = {
+    orderId: spec.orderId,
+    step: spec.step,
+    status: 'REFUSED',
+    effect: {},
+    refusal: { reason: error.name, write, ...(old ? { old } : {}) },
+    refusedAt: spec.now,
+  };
+  try {
+    await ddb.send(
+      new PutCommand({
+        TableName: spec.ordersTable,
+        Item: { ...keys.stepRecord(spec.orderId, spec.step), ...record },
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+  } catch (err) {
+    const existing = conditionFailedItem(err);
+    if (existing === null) throw err;
+    return replayOrRefuse(spec, existing);
+  }
+  throw error;
 }
 
 function replayOrRefuse(spec: ForwardStepSpec, existing: StepRecord): StepOutcome {
   if (existing.status === 'COMMITTED' || existing.status === 'DECLINED') {
     return { step: spec.step, status: existing.status, effect: existing.effect, replayed: true };
   }
+  // The same refusal, rebuilt from the fact that decided it.
+  if (existing.status === 'REFUSED' && existing.refusal)
+    throw spec.refusal(existing.refusal.write, existing.refusal.old);
   throw new StepFenced(spec.orderId, spec.step, existing.status);
 }
 
@@ -185,6 +220,7 @@ export async function compensateStep(
       case 'COMPENSATED':
         return { step: spec.step, outcome: 'COMPENSATED', effect: record.effect, replayed: true };
       case 'DECLINED':
+      case 'REFUSED':
         return { step: spec.step, outcome: 'NOTHING_TO_UNDO', recordStatus: record.status };
       case 'COMMITTED':
         break;
@@ -276,6 +312,18 @@ function transientOrUnexpected(err: unknown, reasons: CancellationReason[]): Err
 
 export function isConditionFailed(err: unknown): boolean {
   return err instanceof Error && err.name === 'ConditionalCheckFailedException';
+}
+
+/**
+ * The step record a put-if-absent found (asked for with ALL_OLD), or `null` when `err` is not a
+ * failed condition. Records are never deleted, so a failed condition always comes with one.
+ */
+function conditionFailedItem(err: unknown): StepRecord | null {
+  if (!isConditionFailed(err)) return null;
+  const item = err instanceof ConditionalCheckFailedException ? err.Item : undefined;
+  if (!item)
+    throw new Error('A put-if-absent failed its condition without returning the item it found', { cause: err });
+  return unmarshall(item) as StepRecord;
 }
 
 export async function readStepRecord(
