@@ -29,6 +29,7 @@ export const FAULT_KINDS = [
   'step-crash-after-commit',
   'compensation-throttled',
   'execution-aborted',
+  'execution-overlap',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -42,6 +43,7 @@ const WEIGHTS: Record<FaultKind, number> = {
   'step-crash-after-commit': 10,
   'compensation-throttled': 10,
   'execution-aborted': 8,
+  'execution-overlap': 8,
 };
 
 export interface ChaosOptions {
@@ -146,7 +148,8 @@ export function plan(options: ChaosOptions, buyers: Buyer[]): Plan[] {
   return Array.from({ length: options.purchases }, (_, seq) => {
     const fault = weighted();
     // Payment faults need a purchase that reaches the payment: a rich buyer, an item in stock.
-    const reachesPayment = fault.startsWith('provider-') || fault === 'compensation-throttled';
+    const reachesPayment =
+      fault.startsWith('provider-') || fault === 'compensation-throttled' || fault === 'execution-overlap';
     const buyer = pick(reachesPayment ? rich : buyers);
     const r = rand();
     const itemId = reachesPayment || (r >= 0.4 && r < 0.9) ? 'common' : r < 0.4 ? 'hot' : 'pricey';
@@ -170,9 +173,17 @@ export function plan(options: ChaosOptions, buyers: Buyer[]): Plan[] {
       fault,
       step: fault === 'compensation-throttled' ? pick(compensable) : pick(steps),
       // Mostly within the state machine's retries; sometimes past them (COMPENSATION_FAILED, then the reconciler).
-      times: fault === 'compensation-throttled' && rand() < 0.2 ? 7 : 1 + Math.floor(rand() * 2),
+      times:
+        fault === 'compensation-throttled' && rand() < 0.2
+          ? 7
+          : // Two executions: half the time the provider fails five charges, more than one execution retries.
+            fault === 'execution-overlap'
+            ? rand() < 0.5
+              ? 5
+              : 0
+            : 1 + Math.floor(rand() * 2),
       duplicate:
-        fault === 'execution-aborted'
+        fault === 'execution-aborted' || fault === 'execution-overlap'
           ? 'none'
           : d < 0.1
             ? 'same-key-concurrent'
@@ -221,6 +232,9 @@ export async function runChaos(
   };
   const fired: { kind: FaultKind; count: () => number }[] = [];
   const stalled: { plan: Plan; release: () => void; settled: () => number }[] = [];
+  const overlapping: Promise<unknown>[] = [];
+  const runningExecution = (orderId: string) =>
+    [...saga.stateMachine.executions.values()].find((e) => e.record.name === orderId && e.record.status === 'RUNNING');
   const violation = (p: Plan, message: string) =>
     report.violations.push(`purchase ${p.seq} (${p.key}, ${p.fault} at ${p.step}): ${message}`);
 
@@ -255,6 +269,9 @@ export async function runChaos(
     switch (p.fault) {
       case 'none':
       case 'execution-aborted':
+        return;
+      case 'execution-overlap':
+        if (p.times > 0) await script({ failCharges: p.times });
         return;
       case 'provider-decline':
         return script({ decline: 'card_declined' });
@@ -291,13 +308,25 @@ export async function runChaos(
       await until(() => hold() > 0 || answered);
       if (hold() > 0) {
         report.faults['execution-aborted'].fired++;
-        const running = [...saga.stateMachine.executions.values()].find(
-          (e) => e.record.name === orderId && e.record.status === 'RUNNING',
-        );
-        running?.abort();
+        runningExecution(orderId)?.abort();
         stalled.push({ plan: p, release, settled: hold.settled });
       } else {
         release(); // refused before reaching the stalled step
+      }
+      await answer;
+      return;
+    }
+
+    if (p.fault === 'execution-overlap') {
+      // The API Lambda died while its execution ran and the client's retry (same key, so the same
+      // order, still PENDING) started a second one: both run the saga at once.
+      let answered = false;
+      const answer = send(p).finally(() => (answered = true));
+      await until(() => runningExecution(orderId) !== undefined || answered);
+      const first = runningExecution(orderId);
+      if (first) {
+        report.faults['execution-overlap'].fired++;
+        overlapping.push(saga.stateMachine.start(first.record.input, orderId).done);
       }
       await answer;
       return;
@@ -329,6 +358,8 @@ export async function runChaos(
       for (let i = next++; i < plans.length; i = next++) await purchase(plans[i] as Plan);
     }),
   );
+
+  await Promise.all(overlapping);
 
   // Aborted executions: some stalled writes land before the reconciler, the rest after it.
   const releaseStalled = async (beforeReconcile: boolean) => {
