@@ -157,13 +157,22 @@ export function rolePolicies(
 
 // ---- Evaluation ---------------------------------------------------------------------------------
 
+/** Each policy pattern compiled once: every SDK call of every function is evaluated. */
+const compiled = new Map<string, RegExp>();
+
 /** IAM's wildcards: `*` any run of characters, `?` one. Actions compare without case. */
 export function matches(pattern: string, value: string, ignoreCase = false): boolean {
-  const source = pattern
-    .split('')
-    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${source}$`, ignoreCase ? 'i' : '').test(value);
+  const key = `${ignoreCase ? 'i' : 's'}${pattern}`;
+  let re = compiled.get(key);
+  if (!re) {
+    const source = pattern
+      .split('')
+      .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+      .join('');
+    re = new RegExp(`^${source}$`, ignoreCase ? 'i' : '');
+    compiled.set(key, re);
+  }
+  return re.test(value);
 }
 
 /** An explicit Deny wins; otherwise some Allow must match; otherwise the implicit deny. */
