@@ -182,14 +182,13 @@ const NOT_AN_SQS_SOURCE_NEED =
   "granted by CDK's SqsEventSource; the Lambda service polls an SQS source with ReceiveMessage, DeleteMessage and GetQueueAttributes only (the stand-in checks those when it wires the mapping)";
 
 export const UNREACHED_GRANTS: UnreachedGrant[] = [
-  ...['DeductBalance', 'UseCoupon', 'ReserveInventorySlots', 'ReserveStock', 'CompleteOrder', 'Notifier'].map(
-    (functionId) => ({
-      functionId,
-      action: 'dynamodb:GetItem',
-      resource: 'table/OrdersTable*',
-      why: RETURNED_ON_FAILURE,
-    }),
-  ),
+  // Every forward step but the one that reads its step record before it calls the provider.
+  ...[...SAGA_STEPS.filter((s) => !('payments' in s)).map((s) => s.name), 'Notifier'].map((functionId) => ({
+    functionId,
+    action: 'dynamodb:GetItem',
+    resource: 'table/OrdersTable*',
+    why: RETURNED_ON_FAILURE,
+  })),
   {
     functionId: 'Transmitter',
     action: 'dynamodb:GetItem',

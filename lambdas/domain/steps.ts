@@ -179,6 +179,11 @@ export const SAGA_STEPS = [
 ] as const satisfies readonly SagaStep[];
 
 export type ForwardStep = (typeof SAGA_STEPS)[number]['name'];
+
+/** The forward steps an order runs, in order: an optional step only when the order has its field. */
+export function stepsFor(order: Partial<Record<NonNullable<SagaStep['onlyWith']>, unknown>>): ForwardStep[] {
+  return SAGA_STEPS.filter((s) => !('onlyWith' in s) || order[s.onlyWith] !== undefined).map((s) => s.name);
+}
 /** Every business refusal of the saga, by its error name. */
 export type Refusal = (typeof SAGA_STEPS)[number]['refusals'][number];
 export type Compensation = (typeof SAGA_STEPS)[number]['compensation']['name'];

@@ -1,6 +1,6 @@
 import { OrderAlreadyCompleted, OrderStateConflict, StepFenced } from '../domain/errors.js';
 import type { ForwardStep, Order, StepInput, StepRecord } from '../domain/model.js';
-import { SAGA_STEPS, type Compensation } from '../domain/steps.js';
+import { SAGA_STEPS, stepsFor, type Compensation } from '../domain/steps.js';
 import { readStepRecord } from '../shared/dynamodb/step-engine.js';
 import type { TableVar } from '../shared/config.js';
 import { refundBalance } from './balance.js';
@@ -79,11 +79,6 @@ export async function reconcileOrder(
   return { orderId, action: 'SKIPPED', detail: `already ${order.status}` };
 }
 
-/** The forward steps this order needs, in order (an optional step only with its field: UseCoupon with a coupon). */
-function stepsOf(order: Order): ForwardStep[] {
-  return SAGA_STEPS.filter((s) => !('onlyWith' in s) || order[s.onlyWith] !== undefined).map((s) => s.name);
-}
-
 async function resolveStuckPending(
   deps: ReconcileDeps,
   order: Order,
@@ -91,11 +86,11 @@ async function resolveStuckPending(
 ): Promise<ReconcileOutcome> {
   const input = executionInput(order);
   const records = new Map<ForwardStep, StepRecord | undefined>();
-  for (const step of stepsOf(order)) {
+  for (const step of stepsFor(order)) {
     records.set(step, await readStepRecord(deps.ddb, deps.tables.ORDERS_TABLE, order.orderId, step));
   }
   const statuses = new Map([...records].map(([step, record]) => [step, record?.status]));
-  const beforeCompletion = stepsOf(order).filter((s) => s !== 'CompleteOrder');
+  const beforeCompletion = stepsFor(order).filter((s) => s !== 'CompleteOrder');
 
   // Every effect, payment included, committed: finishing the purchase is what the customer paid for.
   if (beforeCompletion.every((s) => statuses.get(s) === 'COMMITTED')) {
@@ -108,7 +103,7 @@ async function resolveStuckPending(
     }
   }
 
-  const stalled = stepsOf(order).find((s) => statuses.get(s) !== 'COMMITTED') ?? 'CompleteOrder';
+  const stalled = stepsFor(order).find((s) => statuses.get(s) !== 'COMMITTED') ?? 'CompleteOrder';
   const compensation = await compensateAll(deps, input);
   if (compensation.completed) return { orderId: order.orderId, action: 'SKIPPED', detail: 'completed meanwhile' };
   // A recorded refusal or decline is the real reason; otherwise the execution died somewhere after `stalled`.

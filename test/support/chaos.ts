@@ -1,6 +1,7 @@
 import { SAGA_FUNCTIONS } from '../../infra/catalog.js';
 import { orderIdFor } from '../../lambdas/api/routes/orders.js';
 import type { ForwardStep } from '../../lambdas/domain/model.js';
+import { stepsFor } from '../../lambdas/domain/steps.js';
 import type { LocalSaga, LocalSagaOptions } from '../../local/saga.js';
 import { call, token, type ApiAnswer } from './api.js';
 import type { FaultInjector } from './faults.js';
@@ -154,14 +155,7 @@ export function plan(options: ChaosOptions, buyers: Buyer[]): Plan[] {
     const r = rand();
     const itemId = reachesPayment || (r >= 0.4 && r < 0.9) ? 'common' : r < 0.4 ? 'hot' : 'pricey';
     const couponId = rand() < 0.35 ? pick(buyer.coupons) : undefined;
-    const steps: ForwardStep[] = [
-      'DeductBalance',
-      ...(couponId ? (['UseCoupon'] as const) : []),
-      'ReserveInventorySlots',
-      'ReserveStock',
-      'ChargePayment',
-      'CompleteOrder',
-    ];
+    const steps = stepsFor({ couponId });
     // A compensation runs only for steps before the one that fails (the payment, declined).
     const compensable = steps.filter((s) => s !== 'ChargePayment' && s !== 'CompleteOrder');
     const d = rand();

@@ -8,6 +8,7 @@ import type { Deps } from '../../lambdas/saga/deps.js';
 import { createOrder, executionInput } from '../../lambdas/saga/orders.js';
 import type { OutboxEvent } from '../../lambdas/domain/events.js';
 import type { Order } from '../../lambdas/domain/model.js';
+import { stepsFor } from '../../lambdas/domain/steps.js';
 import { eventsOf } from '../../lambdas/shared/dynamodb/outbox.js';
 import type { TableVar } from '../../lambdas/shared/config.js';
 import { scriptPaymentProvider, type PaymentScript } from '../../lambdas/payments/simulated.js';
@@ -245,15 +246,7 @@ export function invariantViolations(s: Snapshot, shop: ShopSpec): string[] {
     const steps = stepStatuses(s, id);
     switch (order.status) {
       case 'COMPLETED': {
-        const expected = [
-          'DeductBalance',
-          'ReserveInventorySlots',
-          'ReserveStock',
-          'ChargePayment',
-          'CompleteOrder',
-          ...(order.couponId ? ['UseCoupon'] : []),
-        ];
-        for (const step of expected)
+        for (const step of stepsFor(order))
           if (steps[step] !== 'COMMITTED') v.push(`order ${id} COMPLETED but ${step} is ${steps[step] ?? 'missing'}`);
         if (capturedForOrder.length !== 1 || num(capturedForOrder[0]?.['amount']) !== order.totalAmount) {
           v.push(`order ${id} COMPLETED without exactly one capture of ${order.totalAmount}`);

@@ -120,20 +120,14 @@ describe('Definition: statemachine/purchase.asl.json', () => {
   });
 
   it('sends a refusal only to the compensations of the steps before it, in reverse order', () => {
-    const compensationOf: Record<string, string> = {
-      DeductBalance: 'RefundBalance',
-      UseCoupon: 'RestoreCoupon',
-      ReserveInventorySlots: 'ReleaseInventorySlots',
-      ReserveStock: 'RestoreStock',
-      ChargePayment: 'RefundPayment',
-    };
-    for (const [i, step] of FORWARD_STEPS.slice(0, 5).entries()) {
-      const refused = asl.States[`${step}Refused`] as State;
+    for (const [i, step] of SAGA_STEPS.entries()) {
+      if (step.refusals.length === 0) continue;
+      const refused = asl.States[`${step.name}Refused`] as State;
       const compensations = [...reachable(refused.Next as string)].filter(
         (n) => asl.States[n]?.Type === 'Task' && n !== 'MarkOrderFailed' && n !== 'MarkCompensationFailed',
       );
-      const before = FORWARD_STEPS.slice(0, i).map((s) => compensationOf[s]);
-      expect(compensations.sort(), step).toEqual([...before].sort());
+      const before = SAGA_STEPS.slice(0, i).map((s) => s.compensation.name);
+      expect(compensations.sort(), step.name).toEqual([...before].sort());
     }
   });
 
