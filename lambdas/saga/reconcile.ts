@@ -103,17 +103,19 @@ async function resolveStuckPending(
     }
   }
 
-  const stalled = stepsFor(order).find((s) => statuses.get(s) !== 'COMMITTED') ?? 'CompleteOrder';
+  // A recorded refusal or decline is the real reason, wherever the compensations had got to;
+  // otherwise the execution died somewhere after the first step not committed.
+  const refusedAt = stepsFor(order).find((s) => statuses.get(s) === 'REFUSED' || statuses.get(s) === 'DECLINED');
+  const stalled = refusedAt ?? stepsFor(order).find((s) => statuses.get(s) !== 'COMMITTED') ?? 'CompleteOrder';
   const compensation = await compensateAll(deps, input);
   if (compensation.completed) return { orderId: order.orderId, action: 'SKIPPED', detail: 'completed meanwhile' };
-  // A recorded refusal or decline is the real reason; otherwise the execution died somewhere after `stalled`.
   const refused = records.get(stalled);
   const failure =
     refused?.status === 'DECLINED' || refused?.status === 'REFUSED'
       ? {
           step: stalled,
           error: {
-            Error: refused.refusal?.reason ?? 'PaymentDeclined',
+            Error: refused.status === 'DECLINED' ? 'PaymentDeclined' : (refused.refusal?.reason ?? 'Refused'),
             Cause: 'The step was refused; the execution died while compensating',
           },
         }

@@ -4,10 +4,12 @@ import { SAGA_FUNCTIONS } from '../../infra/catalog.js';
 import { FORWARD_STEPS, type ForwardStep } from '../../lambdas/domain/model.js';
 import { SimulatedPaymentProvider } from '../../lambdas/payments/simulated.js';
 import type { PaymentProvider } from '../../lambdas/payments/port.js';
+import { setSlotCapacity } from '../../lambdas/saga/admin.js';
 import { CHARGE_RECHECK_AFTER_SECONDS } from '../../lambdas/saga/payment.js';
 import type { LocalSaga } from '../../local/saga.js';
 import { faultInjector, type FaultInjector } from '../support/faults.js';
 import {
+  depsOf,
   eventTypes,
   invariantViolations,
   localSaga,
@@ -203,6 +205,28 @@ describe('Reconciler', () => {
       DeductBalance: 'COMPENSATED',
       ReserveStock: 'COMPENSATED',
       ChargePayment: 'DECLINED',
+    });
+    expect(invariantViolations(s, shop)).toEqual([]);
+  });
+
+  it('gives the recorded refusal as the reason when the execution died compensating after it', async () => {
+    const b = await buyer();
+    await setSlotCapacity(depsOf(saga), { userId: b.userId, capacity: 1 }); // 2 wanted: InventoryFull
+    const stalled = await abortAt(b, 'DeductBalance', 'compensate');
+    later(6);
+    await reconcile({ orderIds: [b.orderId] });
+    await stalled.releaseLateWrite();
+
+    const s = await snapshot(saga);
+    expect(s.orders.get(b.orderId)).toMatchObject({
+      status: 'FAILED',
+      failedStep: 'ReserveInventorySlots',
+      reason: 'InventoryFull',
+    });
+    expect(stepStatuses(s, b.orderId)).toMatchObject({
+      DeductBalance: 'COMPENSATED',
+      UseCoupon: 'COMPENSATED',
+      ReserveInventorySlots: 'REFUSED',
     });
     expect(invariantViolations(s, shop)).toEqual([]);
   });
