@@ -80,6 +80,8 @@ describe('Reconciler', () => {
     return { userId, couponId: `C-${userId}`, orderId: `o-${randomUUID()}`, itemId: 'gem', quantity: 2 };
   }
 
+  type Buyer = Awaited<ReturnType<typeof buyer>>;
+
   async function reconcile(event: unknown = {}) {
     const result = await saga.lambdas.get('Reconciler')?.invoke(event);
     if (!result?.ok) throw new Error(`Reconciler failed: ${JSON.stringify(result)}`);
@@ -87,11 +89,7 @@ describe('Reconciler', () => {
   }
 
   /** Start a purchase, stall it at `step`'s write, and kill the execution there. */
-  async function abortAt(
-    b: Awaited<ReturnType<typeof buyer>>,
-    step: ForwardStep,
-    write: 'commit' | 'compensate' = 'commit',
-  ) {
+  async function abortAt(b: Buyer, step: ForwardStep, write: 'commit' | 'compensate' = 'commit') {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const hold = faults.add({ orderId: b.orderId, step, write, fault: 'hold', gate });
@@ -187,49 +185,38 @@ describe('Reconciler', () => {
     expect(invariantViolations(s, shop)).toEqual([]);
   });
 
-  it('finishes the compensation of an execution that died while compensating', async () => {
-    const b = await buyer();
-    await scriptProvider(saga, b.orderId, { decline: 'card_declined' });
-    const stalled = await abortAt(b, 'ReserveStock', 'compensate');
-    later(6);
-    await reconcile({ orderIds: [b.orderId] });
-    await stalled.releaseLateWrite();
+  it.each([
+    {
+      after: 'a decline',
+      arrange: (b: Buyer) => scriptProvider(saga, b.orderId, { decline: 'card_declined' }),
+      diesAt: 'ReserveStock',
+      ended: { failedStep: 'ChargePayment', reason: 'PaymentDeclined' },
+      steps: { DeductBalance: 'COMPENSATED', ReserveStock: 'COMPENSATED', ChargePayment: 'DECLINED' },
+    },
+    {
+      // 2 wanted, 1 slot: InventoryFull; the execution dies at the last compensation.
+      after: 'a refusal',
+      arrange: (b: Buyer) => setSlotCapacity(depsOf(saga), { userId: b.userId, capacity: 1 }),
+      diesAt: 'DeductBalance',
+      ended: { failedStep: 'ReserveInventorySlots', reason: 'InventoryFull' },
+      steps: { DeductBalance: 'COMPENSATED', UseCoupon: 'COMPENSATED', ReserveInventorySlots: 'REFUSED' },
+    },
+  ] as const)(
+    'finishes the compensation of an execution that died while compensating after $after, with its recorded reason',
+    async ({ arrange, diesAt, ended, steps }) => {
+      const b = await buyer();
+      await arrange(b);
+      const stalled = await abortAt(b, diesAt, 'compensate');
+      later(6);
+      await reconcile({ orderIds: [b.orderId] });
+      await stalled.releaseLateWrite();
 
-    const s = await snapshot(saga);
-    expect(s.orders.get(b.orderId)).toMatchObject({
-      status: 'FAILED',
-      failedStep: 'ChargePayment',
-      reason: 'PaymentDeclined',
-    });
-    expect(stepStatuses(s, b.orderId)).toMatchObject({
-      DeductBalance: 'COMPENSATED',
-      ReserveStock: 'COMPENSATED',
-      ChargePayment: 'DECLINED',
-    });
-    expect(invariantViolations(s, shop)).toEqual([]);
-  });
-
-  it('gives the recorded refusal as the reason when the execution died compensating after it', async () => {
-    const b = await buyer();
-    await setSlotCapacity(depsOf(saga), { userId: b.userId, capacity: 1 }); // 2 wanted: InventoryFull
-    const stalled = await abortAt(b, 'DeductBalance', 'compensate');
-    later(6);
-    await reconcile({ orderIds: [b.orderId] });
-    await stalled.releaseLateWrite();
-
-    const s = await snapshot(saga);
-    expect(s.orders.get(b.orderId)).toMatchObject({
-      status: 'FAILED',
-      failedStep: 'ReserveInventorySlots',
-      reason: 'InventoryFull',
-    });
-    expect(stepStatuses(s, b.orderId)).toMatchObject({
-      DeductBalance: 'COMPENSATED',
-      UseCoupon: 'COMPENSATED',
-      ReserveInventorySlots: 'REFUSED',
-    });
-    expect(invariantViolations(s, shop)).toEqual([]);
-  });
+      const s = await snapshot(saga);
+      expect(s.orders.get(b.orderId)).toMatchObject({ status: 'FAILED', ...ended });
+      expect(stepStatuses(s, b.orderId)).toMatchObject(steps);
+      expect(invariantViolations(s, shop)).toEqual([]);
+    },
+  );
 
   it('retries a COMPENSATION_FAILED order with backoff until it resolves to FAILED', async () => {
     const b = await buyer();
