@@ -60,36 +60,40 @@ describe('Workflow: two executions of one order', () => {
     return { order, input: executionInput(order), shop };
   }
 
-  /** A hold on the first write matching `rule`, with the means to wait for it and release it. */
-  function hold(rule: Omit<FaultRule, 'fault' | 'gate'>) {
-    let release!: () => void;
-    const fired = faults.add({ ...rule, fault: 'hold', gate: new Promise<void>((r) => (release = r)) });
-    return {
-      reached: async () => {
-        while (fired() === 0) await new Promise((r) => setTimeout(r, 5));
-      },
-      release: () => release(),
-    };
-  }
-
   const start = (input: unknown, orderId: string) => saga.stateMachine.start(input, orderId).done;
+
+  /**
+   * The interleaving every case here is made of: the first execution waits at its first write
+   * matching `at`, the retry's execution runs to its end meanwhile (then `meanwhile`, given its
+   * run), and only then does the first execution's write go out and the first finish.
+   */
+  async function overtaken(
+    order: { orderId: string },
+    input: unknown,
+    at: Pick<FaultRule, 'step' | 'write'>,
+    meanwhile: (second: ExecutionRecord) => Promise<void> | void = () => undefined,
+  ) {
+    let release!: () => void;
+    const held = faults.add({ orderId: order.orderId, ...at, fault: 'hold', gate: new Promise((r) => (release = r)) });
+    const one = start(input, order.orderId);
+    while (held() === 0) await new Promise((r) => setTimeout(r, 5));
+    const two = await start(input, order.orderId);
+    await meanwhile(two);
+    release();
+    return { one: await one, two };
+  }
   const outputOf = (run: ExecutionRecord) => run.output as { status: string; failedStep?: string; reason?: string };
 
   it('a step refused to one execution is refused to the other, even once it could succeed', async () => {
     const { order, input, shop } = await pendingOrder(0);
     // The first execution's ReserveStock write waits; the retry's refusal is decided meanwhile.
-    const first = hold({ orderId: order.orderId, step: 'ReserveStock', write: 'commit' });
-    const one = start(input, order.orderId);
-    await first.reached();
-    const two = await start(input, order.orderId);
-    expect(outputOf(two)).toMatchObject({ status: 'FAILED', failedStep: 'ReserveStock', reason: 'OutOfStock' });
-
-    // The item is back in stock before the first execution's write goes out.
-    await restockItem(depsOf(saga), order.itemId, 1);
-    // (The shop's item is the suite's too: the stock it must account for.)
-    (shop.items[0] as { stock: number }).stock += 1;
-    first.release();
-    const run = await one;
+    const { one: run } = await overtaken(order, input, { step: 'ReserveStock', write: 'commit' }, async (two) => {
+      expect(outputOf(two)).toMatchObject({ status: 'FAILED', failedStep: 'ReserveStock', reason: 'OutOfStock' });
+      // The item is back in stock before the first execution's write goes out.
+      await restockItem(depsOf(saga), order.itemId, 1);
+      // (The shop's item is the suite's too: the stock it must account for.)
+      (shop.items[0] as { stock: number }).stock += 1;
+    });
 
     // It replays the refusal instead of reserving, charging, and compensating later.
     expect(failuresOf(run, 'ReserveStock')).toEqual(['OutOfStock']);
@@ -114,12 +118,7 @@ describe('Workflow: two executions of one order', () => {
     // The provider is down for every attempt of the first execution: it gives up at ChargePayment.
     await scriptProvider(saga, order.orderId, { failCharges: 5 });
     // Its compensation of ChargePayment waits; the retry's execution starts now and gets ahead.
-    const undoing = hold({ orderId: order.orderId, step: 'ChargePayment', write: 'compensate' });
-    const one = start(input, order.orderId);
-    await undoing.reached();
-    const two = await start(input, order.orderId);
-    undoing.release();
-    const run = await one;
+    const { one: run, two } = await overtaken(order, input, { step: 'ChargePayment', write: 'compensate' });
 
     expect(failuresOf(run, 'ChargePayment')).toHaveLength(5);
     const s = await snapshot(saga);
@@ -138,12 +137,8 @@ describe('Workflow: two executions of one order', () => {
     await scriptProvider(saga, order.orderId, { failCharges: 5 });
     // The first execution's chain starts by fencing CompleteOrder; that write waits while the
     // retry's execution completes the order.
-    const fencing = hold({ orderId: order.orderId, step: 'CompleteOrder', write: 'compensate' });
-    const one = start(input, order.orderId);
-    await fencing.reached();
-    expect(outputOf(await start(input, order.orderId)).status).toBe('COMPLETED');
-    fencing.release();
-    const run = await one;
+    const { one: run, two } = await overtaken(order, input, { step: 'CompleteOrder', write: 'compensate' });
+    expect(outputOf(two).status).toBe('COMPLETED');
 
     // The fence finds CompleteOrder committed: the purchase is complete, nothing is undone.
     expect(outputOf(run).status).toBe('COMPLETED');
