@@ -67,12 +67,7 @@ export async function commitForwardStep(ddb: DynamoDBDocumentClient, spec: Forwa
     effect: spec.effect,
     committedAt: spec.now,
   };
-  const put = {
-    TableName: spec.ordersTable,
-    Item: { ...keys.stepRecord(spec.orderId, spec.step), ...record, ...carrying(spec.event) },
-    ConditionExpression: 'attribute_not_exists(pk)',
-    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
-  };
+  const put = recordPut(spec, { ...record, ...carrying(spec.event) });
   const outcome: StepOutcome = {
     step: spec.step,
     status: record.status === 'DECLINED' ? 'DECLINED' : 'COMMITTED',
@@ -81,16 +76,7 @@ export async function commitForwardStep(ddb: DynamoDBDocumentClient, spec: Forwa
   };
 
   // Nothing but the record (a decline): one conditional put, not a transaction of one.
-  if (spec.writes.length === 0) {
-    try {
-      await ddb.send(new PutCommand(put));
-      return outcome;
-    } catch (err) {
-      const existing = conditionFailedItem(err);
-      if (existing === null) throw err;
-      return replayOrRefuse(spec, existing);
-    }
-  }
+  if (spec.writes.length === 0) return (await putOrReplay(ddb, spec, put)) ?? outcome;
 
   const items: TransactItem[] = [...spec.writes, { Put: put }];
   try {
@@ -132,21 +118,35 @@ async function refuse(
     refusal: { reason: error.name, write, ...(old ? { old } : {}) },
     refusedAt: spec.now,
   };
+  const decided = await putOrReplay(ddb, spec, recordPut(spec, record));
+  if (decided) return decided;
+  throw error;
+}
+
+/** The put of a step record, only if the step has none yet; a failed one returns the record found. */
+function recordPut(spec: ForwardStepSpec, attributes: object) {
+  return {
+    TableName: spec.ordersTable,
+    Item: { ...keys.stepRecord(spec.orderId, spec.step), ...attributes },
+    ConditionExpression: 'attribute_not_exists(pk)',
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+}
+
+/** `undefined` when the record was put; otherwise what the record already there says (replayed, or thrown). */
+async function putOrReplay(
+  ddb: DynamoDBDocumentClient,
+  spec: ForwardStepSpec,
+  put: ReturnType<typeof recordPut>,
+): Promise<StepOutcome | undefined> {
   try {
-    await ddb.send(
-      new PutCommand({
-        TableName: spec.ordersTable,
-        Item: { ...keys.stepRecord(spec.orderId, spec.step), ...record },
-        ConditionExpression: 'attribute_not_exists(pk)',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-    );
+    await ddb.send(new PutCommand(put));
+    return undefined;
   } catch (err) {
     const existing = conditionFailedItem(err);
     if (existing === null) throw err;
     return replayOrRefuse(spec, existing);
   }
-  throw error;
 }
 
 function replayOrRefuse(spec: ForwardStepSpec, existing: StepRecord): StepOutcome {
