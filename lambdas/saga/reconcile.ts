@@ -85,15 +85,15 @@ async function resolveStuckPending(
   policy: ReconcilePolicy,
 ): Promise<ReconcileOutcome> {
   const input = executionInput(order);
+  const steps = stepsFor(order);
   const records = new Map<ForwardStep, StepRecord | undefined>();
-  for (const step of stepsFor(order)) {
+  for (const step of steps) {
     records.set(step, await readStepRecord(deps.ddb, deps.tables.ORDERS_TABLE, order.orderId, step));
   }
-  const statuses = new Map([...records].map(([step, record]) => [step, record?.status]));
-  const beforeCompletion = stepsFor(order).filter((s) => s !== 'CompleteOrder');
+  const status = (step: ForwardStep) => records.get(step)?.status;
 
   // Every effect, payment included, committed: finishing the purchase is what the customer paid for.
-  if (beforeCompletion.every((s) => statuses.get(s) === 'COMMITTED')) {
+  if (steps.filter((s) => s !== 'CompleteOrder').every((s) => status(s) === 'COMMITTED')) {
     try {
       await completeOrder(deps, input);
       return { orderId: order.orderId, action: 'COMPLETED', detail: 'every step had committed' };
@@ -103,29 +103,27 @@ async function resolveStuckPending(
     }
   }
 
-  // A recorded refusal or decline is the real reason, wherever the compensations had got to;
-  // otherwise the execution died somewhere after the first step not committed.
-  const refusedAt = stepsFor(order).find((s) => statuses.get(s) === 'REFUSED' || statuses.get(s) === 'DECLINED');
-  const stalled = refusedAt ?? stepsFor(order).find((s) => statuses.get(s) !== 'COMMITTED') ?? 'CompleteOrder';
   const compensation = await compensateAll(deps, input);
   if (compensation.completed) return { orderId: order.orderId, action: 'SKIPPED', detail: 'completed meanwhile' };
-  const refused = records.get(stalled);
-  const failure =
-    refused?.status === 'DECLINED' || refused?.status === 'REFUSED'
-      ? {
-          step: stalled,
-          error: {
-            Error: refused.status === 'DECLINED' ? 'PaymentDeclined' : (refused.refusal?.reason ?? 'Refused'),
-            Cause: 'The step was refused; the execution died while compensating',
-          },
-        }
-      : {
-          step: stalled,
-          error: {
-            Error: 'TIMED_OUT',
-            Cause: `PENDING for more than ${policy.pendingTtlSeconds} s without a live execution`,
-          },
-        };
+  // A recorded refusal or decline is the real reason, wherever the compensations had got to;
+  // otherwise the execution died somewhere after the first step not committed.
+  const refusedAt = steps.find((s) => status(s) === 'REFUSED' || status(s) === 'DECLINED');
+  const refused = refusedAt && records.get(refusedAt);
+  const failure = refused
+    ? {
+        step: refused.step,
+        error: {
+          Error: refused.status === 'DECLINED' ? 'PaymentDeclined' : (refused.refusal?.reason ?? 'Refused'),
+          Cause: 'The step was refused; the execution died while compensating',
+        },
+      }
+    : {
+        step: steps.find((s) => status(s) !== 'COMMITTED') ?? 'CompleteOrder',
+        error: {
+          Error: 'TIMED_OUT',
+          Cause: `PENDING for more than ${policy.pendingTtlSeconds} s without a live execution`,
+        },
+      };
   if (compensation.error) {
     await markCompensationFailed(deps, {
       ...input,
@@ -142,7 +140,7 @@ async function resolveStuckPending(
   return {
     orderId: order.orderId,
     action: outcome.replayed ? 'SKIPPED' : 'FAILED',
-    detail: `${stalled}: ${failure.error.Error}`,
+    detail: `${failure.step}: ${failure.error.Error}`,
   };
 }
 
