@@ -146,6 +146,14 @@ export function plan(options: ChaosOptions, buyers: Buyer[]): Plan[] {
     return 'none';
   };
   const rich = buyers.filter((b) => b.userId.startsWith('rich-'));
+  /** How often a fault repeats: mostly within the state machine's retries, sometimes past them. */
+  const timesFor = (fault: FaultKind): number => {
+    // Past a compensation's retries: COMPENSATION_FAILED, then the reconciler.
+    if (fault === 'compensation-throttled' && rand() < 0.2) return 7;
+    // Two executions: half the time the provider fails five charges, more than one execution retries.
+    if (fault === 'execution-overlap') return rand() < 0.5 ? 5 : 0;
+    return 1 + Math.floor(rand() * 2);
+  };
   return Array.from({ length: options.purchases }, (_, seq) => {
     const fault = weighted();
     // Payment faults need a purchase that reaches the payment: a rich buyer, an item in stock.
@@ -166,16 +174,7 @@ export function plan(options: ChaosOptions, buyers: Buyer[]): Plan[] {
       body: { itemId, quantity: 1 + Math.floor(rand() * 3), ...(couponId ? { couponId } : {}) },
       fault,
       step: fault === 'compensation-throttled' ? pick(compensable) : pick(steps),
-      // Mostly within the state machine's retries; sometimes past them (COMPENSATION_FAILED, then the reconciler).
-      times:
-        fault === 'compensation-throttled' && rand() < 0.2
-          ? 7
-          : // Two executions: half the time the provider fails five charges, more than one execution retries.
-            fault === 'execution-overlap'
-            ? rand() < 0.5
-              ? 5
-              : 0
-            : 1 + Math.floor(rand() * 2),
+      times: timesFor(fault),
       duplicate:
         fault === 'execution-aborted' || fault === 'execution-overlap'
           ? 'none'
